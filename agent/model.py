@@ -1,0 +1,136 @@
+"""The model contract: one small protocol every backend implements.
+
+A backend completes a *raw prompt string* (already rendered with the model's chat
+template by :meth:`Model.render`) with stop strings, an optional GBNF grammar,
+``n`` samples, temperature/seed and optional logprobs, and reports the tokens it used.
+
+Example:
+    >>> from agent.backends.fake import ScriptedModel
+    >>> m = ScriptedModel(["Hello"])
+    >>> m.complete("Hi:").texts
+    ['Hello']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class ModelError(RuntimeError):
+    """A system failure of a backend (missing file, dead server, corrupt weights).
+
+    Raised, never turned into an observation: the user has to fix something.
+    """
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The result of one :meth:`Model.complete` call.
+
+    Attributes:
+        texts: one generated text per sample (``n`` of them), stop strings removed.
+        prompt_tokens: tokens in the prompt that were evaluated (after prefix reuse).
+        completion_tokens: tokens generated, summed over all samples.
+        seconds: wall time of the call.
+        logprobs: per sample, the log-probability of each generated token, when asked for.
+        finish_reasons: per sample, ``"stop"`` (a stop string or end of generation) or ``"length"``.
+    """
+
+    texts: list[str]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    logprobs: list[list[float]] | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The first sample's text."""
+        return self.texts[0]
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What the runtime and the search need of a language model."""
+
+    name: str
+
+    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """Render chat messages (``{"role", "content"}``) with the model's own chat template."""
+        ...
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        stop: list[str] | tuple[str, ...] = (),
+        grammar: str | None = None,
+        n: int = 1,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Continue ``prompt``; ``n`` samples, each cut at the first stop string.
+
+        Args:
+            prompt: the raw text to continue (use :meth:`render` for chat).
+            stop: strings that end a sample; they are not included in the text.
+            grammar: a GBNF grammar the output must follow (backends that cannot
+                enforce one raise :class:`ModelError` rather than ignore it).
+            n: number of samples; backends draw them as one batch where they can.
+            max_tokens: the most tokens generated per sample.
+            temperature: 0 is greedy.
+            seed: makes sampling repeatable.
+            logprobs: also return the log-probability of each generated token.
+        """
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` encodes to (without special tokens)."""
+        ...
+
+
+def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs) -> Model:
+    """Pick a backend from a model spec.
+
+    Args:
+        spec: ``None`` for the embedded default model; ``http(s)://...`` for an
+            OpenAI-compatible server; a ``.gguf`` file for llama.cpp; ``hf:DIR`` or a
+            directory holding ``config.json`` for transformers; ``fake:FILE.json`` for a
+            scripted model (a JSON list of replies). A ``.gguf`` spec may carry a LoRA adapter
+            as ``base.gguf+adapter.gguf``.
+        adapter: a GGUF LoRA adapter applied on top of a llama.cpp base.
+
+    Raises:
+        ModelError: the spec points at nothing usable (the message says what to do).
+    """
+    from pathlib import Path
+
+    if spec and spec.startswith(("http://", "https://")):
+        from agent.backends.openai_http import OpenAIModel
+
+        return OpenAIModel(spec, **kwargs)
+    if spec and spec.startswith("fake:"):
+        from agent.backends.fake import ScriptedModel
+
+        return ScriptedModel.from_file(spec[5:])
+    if spec and "+" in spec and spec.endswith(".gguf") and adapter is None:
+        spec, adapter = spec.split("+", 1)
+    if spec and spec.startswith("hf:"):
+        from agent.backends.transformers_backend import TransformersModel
+
+        return TransformersModel(spec[3:], **kwargs)
+    if spec and Path(spec).is_dir():
+        if (Path(spec) / "config.json").exists() or (Path(spec) / "adapter_config.json").exists():
+            from agent.backends.transformers_backend import TransformersModel
+
+            return TransformersModel(spec, **kwargs)
+        ggufs = sorted(Path(spec).glob("*.gguf"))
+        if not ggufs:
+            raise ModelError(f"{spec}: a directory with neither config.json nor a .gguf file")
+        spec = str(ggufs[0])
+    from agent.backends.llama_cpp import LlamaCppModel
+
+    return LlamaCppModel(spec, adapter=adapter, **kwargs)
