@@ -1,0 +1,96 @@
+"""transformers backend: a HF model directory, a peft adapter run, or a GGUF loaded through transformers.
+
+Runs on CPU or GPU. It cannot enforce a GBNF grammar (``supports_grammar = False``), so the
+ReAct loop relies on its parser there. torch and transformers are imported in the constructor.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from agent.model import Completion, ModelError
+
+log = logging.getLogger(__name__)
+
+
+class TransformersModel:
+    """A causal LM through transformers.
+
+    Args:
+        path: a HF model directory, a directory with ``adapter_config.json`` (peft), or a ``.gguf`` file.
+        device: ``"cpu"``, ``"cuda"``, or ``None`` for cuda when available.
+        dtype: ``"float32"``, ``"bfloat16"``, or ``None`` (bf16 on GPU, fp32 on CPU).
+    """
+
+    supports_grammar = False
+
+    def __init__(self, path: str, device: str | None = None, dtype: str | None = None):
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as err:
+            raise ModelError("the transformers backend needs torch and transformers: "
+                             "pip install 'cot-agent[train]'") from err
+        p = Path(path)
+        if not p.exists():
+            raise ModelError(f"{path}: no such model file or directory")
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device == "cuda" else torch.float32)
+        kwargs: dict = {"dtype": torch_dtype}
+        src = str(p)
+        if p.is_file():
+            src, kwargs["gguf_file"] = str(p.parent), p.name
+        try:
+            if (p / "adapter_config.json").exists():
+                from peft import AutoPeftModelForCausalLM
+
+                model = AutoPeftModelForCausalLM.from_pretrained(src, **kwargs).merge_and_unload()
+            else:
+                model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
+            self.tokenizer = AutoTokenizer.from_pretrained(src, **{k: v for k, v in kwargs.items() if k != "dtype"})
+        except (OSError, ValueError) as err:
+            raise ModelError(f"{path}: cannot load a model here ({str(err).splitlines()[0]})") from err
+        self.model = model.to(self.device).eval()
+        self.name = p.name
+        self._torch = torch
+
+    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def complete(self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None,
+                 logprobs=False) -> Completion:
+        if grammar:
+            raise ModelError("the transformers backend cannot enforce a grammar; use a GGUF model with llama.cpp")
+        torch = self._torch
+        t0 = time.perf_counter()
+        ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+        if seed is not None:
+            torch.manual_seed(seed)
+        sample = temperature > 0
+        with torch.no_grad():
+            out = self.model.generate(
+                **ids, max_new_tokens=max_tokens, do_sample=sample, temperature=temperature if sample else None,
+                top_p=None, top_k=None, num_return_sequences=n, stop_strings=list(stop) or None,
+                tokenizer=self.tokenizer, output_scores=logprobs, return_dict_in_generate=True,
+                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+        start = ids["input_ids"].shape[1]
+        gen = out.sequences[:, start:]
+        texts, count = [], 0
+        eos = self.tokenizer.eos_token_id
+        for row in gen:
+            toks = [t for t in row.tolist() if t != eos and t != self.tokenizer.pad_token_id]
+            count += len(toks)
+            text = self.tokenizer.decode(toks, skip_special_tokens=True)
+            cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+            texts.append(text[: min(cuts)] if cuts else text)
+        lps = None
+        if logprobs:
+            steps = torch.stack(out.scores, dim=1).log_softmax(-1)  # (n, T, V)
+            lps = steps.gather(-1, gen[:, : steps.shape[1], None]).squeeze(-1).tolist()
+        return Completion(texts=texts, prompt_tokens=start, completion_tokens=count,
+                          seconds=time.perf_counter() - t0, logprobs=lps, finish_reasons=["stop"] * n)
