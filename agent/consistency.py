@@ -63,7 +63,7 @@ def self_consistency(agent: ReActAgent, question: str, samples: int) -> Vote:
     if cfg.temperature == 0 and samples > 1:
         cfg = replace(cfg, temperature=0.7)
     probe = Trajectory(question=question)
-    use_grammar = cfg.grammar and getattr(agent.model, "supports_grammar", False)
+    use_grammar = cfg.grammar and getattr(agent.model, "supports_grammar", True)
     first = agent.model.complete(
         agent.prompt(probe), stop=STOP, n=samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
         seed=cfg.seed, grammar=agent._grammars[cfg.max_steps == 1] if use_grammar else None)

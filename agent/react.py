@@ -95,7 +95,7 @@ class ReActAgent:
         prompt = self.prompt(traj)
         if force_final:
             prompt += render("force_final")
-        use_grammar = self.config.grammar and getattr(self.model, "supports_grammar", False)
+        use_grammar = self.config.grammar and getattr(self.model, "supports_grammar", True)
         out = self.model.complete(
             prompt, stop=STOP, grammar=self._grammars[force_final] if use_grammar else None,
             max_tokens=self.config.max_tokens, temperature=self.config.temperature,

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
+import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,6 +129,8 @@ DEFAULT_TOOLS = ("calculator", "python")
 
 def _load_spec(spec: str) -> list[Tool]:
     module, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path:  # like uvicorn: a user's module in the current folder is importable
+        sys.path.insert(0, os.getcwd())
     try:
         obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as err:

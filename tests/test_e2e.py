@@ -1,0 +1,37 @@
+"""Real end-to-end runs on the embedded GGUF (slow)."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_agent_help_is_instant_and_imports_no_torch():
+    code = "import sys; from agent.cli import cli; print('torch' in sys.modules, 'llama_cpp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "agent.cli", "--help"], capture_output=True, check=True)
+    assert time.perf_counter() - t < 2.0
+
+
+def test_solve_json_on_the_embedded_model(smollm_gguf, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    p = subprocess.run([sys.executable, "-m", "agent.cli", "solve", "What is 48713 * 2291? Use the calculator.",
+                        "--json", "--tools", "calculator", "--max-steps", "4", "--trace", str(trace)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    assert set(out) >= {"answer", "steps", "stats"}
+    assert 1 <= len(out["steps"]) <= 4
+    for i, s in enumerate(out["steps"]):
+        assert set(s) >= {"thought", "action", "observation", "error"}
+        assert s["error"] is None or s["error"]["type"] not in ("parse", "unknown_tool")
+        if i < len(out["steps"]) - 1:
+            assert s["action"]["tool"] == "calculator"
+    line = json.loads(trace.read_text().splitlines()[0])
+    assert line["question"].startswith("What is 48713") and line["steps"] == out["steps"]
