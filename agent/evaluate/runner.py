@@ -1,0 +1,91 @@
+"""The evaluation loop: one strategy over the items, each result appended as soon as it is known.
+
+Every item's record is appended to the results file with :func:`agent.jsonl.append_jsonl`, so a
+crash loses at most the item in flight; a rerun with the same file skips the items already
+there (same task, strategy, model, index and question) without calling the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.evaluate import EvalConfig, EvalTask, Item, Summary
+from agent.evaluate.faithfulness import check_chain
+from agent.evaluate.report import read_results, summarize
+from agent.evaluate.strategies import STRATEGY_FUNCTIONS
+from agent.jsonl import append_jsonl
+from agent.model import Model
+from tools.base import Tool
+
+log = logging.getLogger(__name__)
+OnRecord = Callable[[dict[str, Any], bool], None]  # (record, was it skipped as already done)
+
+
+def _key(rec: dict[str, Any]) -> tuple[Any, Any]:
+    return rec.get("index"), rec.get("question")
+
+
+def done_records(out: str | Path, task: str, strategy: str, model: str) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Records already in ``out`` for this run, by (index, question); none when the file is missing."""
+    if not Path(out).exists():
+        return {}
+    return {_key(r): r for r in read_results(out)
+            if (r.get("task"), r.get("strategy"), r.get("model")) == (task, strategy, model)}
+
+
+def evaluate_item(task: EvalTask, item: Item, model: Model, config: EvalConfig,
+                  tools: list[Tool] | None = None) -> dict[str, Any]:
+    """Run the strategy on one item and score it; returns the JSON-ready record."""
+    t0 = time.perf_counter()
+    outcome = STRATEGY_FUNCTIONS[config.strategy](model, task, item, config, tools)
+    seconds = time.perf_counter() - t0
+    checked, right = check_chain(outcome.chain)
+    return {
+        "index": item.index, "task": task.name, "question": item.question, "gold": item.gold,
+        "answer": outcome.answer, "correct": task.check(item, outcome.answer),
+        "tokens": outcome.tokens, "prompt_tokens": outcome.prompt_tokens, "seconds": round(seconds, 3),
+        "strategy": config.strategy, "model": getattr(model, "name", type(model).__name__),
+        "steps": outcome.steps, "faithfulness": None if outcome.chain is None else {"checked": checked,
+                                                                                     "correct": right},
+        "trace": outcome.trace,
+    }
+
+
+def run_eval(task: EvalTask, items: list[Item], model: Model, config: EvalConfig, out: str | Path,
+             tools: list[Tool] | None = None, on_record: OnRecord | None = None) -> Summary:
+    """Evaluate ``model`` with ``config.strategy`` on ``items``, appending each record to ``out``.
+
+    Args:
+        task: scores the answers.
+        items: what to evaluate (already limited).
+        model: any :class:`~agent.model.Model` (a scripted one in tests).
+        config: the strategy and its settings.
+        out: the results JSONL; items already in it are skipped.
+        tools: the ReAct tools; ``None`` gives the defaults (calculator, python).
+        on_record: called after each item, e.g. to advance a progress bar.
+
+    Returns:
+        The summary over all ``items`` (those skipped count with their earlier records).
+    """
+    model_name = getattr(model, "name", type(model).__name__)
+    done = done_records(out, task.name, config.strategy, model_name)
+    records, skipped = [], 0
+    for item in items:
+        rec = done.get((item.index, item.question))
+        was_done = rec is not None
+        skipped += was_done
+        if rec is None:
+            rec = evaluate_item(task, item, model, config, tools)
+            append_jsonl(out, rec)
+            log.info("item %d: %s (gold %s) %s", item.index, rec["answer"], item.gold,
+                     "correct" if rec["correct"] else "wrong")
+        records.append(rec)
+        if on_record is not None:
+            on_record(rec, was_done)
+    summary = summarize(records, out=str(out))
+    return Summary(task.name, config.strategy, model_name, summary.n, summary.correct, summary.tokens_per_item,
+                   summary.seconds_per_item, summary.faithfulness, summary.n_checked, str(out), {"skipped": skipped})

@@ -1,0 +1,114 @@
+"""Strategies: how a model answers one evaluation item.
+
+- ``direct``: ask for the answer only, one line, greedy (the paper's IO prompting).
+- ``cot``: think step by step in prose, then ``The answer is N``; greedy.
+- ``react``: a :class:`~agent.react.ReActAgent` with the tools (default: calculator, python).
+- ``sc``: self-consistency, ``samples`` ReAct trajectories majority-voted.
+- ``tot``: a Tree-of-Thoughts search (:func:`search.solve`), imported when used.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+
+from agent.evaluate import EvalConfig, EvalTask, Item, Outcome
+from agent.model import Model
+from agent.steps import Trajectory
+from tools.base import Tool
+
+PROMPTS: dict[str, str] = {
+    "direct_system": "Answer with the final answer only, on one line, with no explanation.",
+    "cot_system": ("Think step by step in prose, writing each calculation as a = b. "
+                   "End with a line of the form 'The answer is N.'"),
+    "user": "Question: $question",
+}
+_ANSWER = re.compile(r"(?:the )?(?:final )?answer is\s*:?\s*(.+)", re.IGNORECASE)
+
+Strategy = Callable[[Model, EvalTask, Item, EvalConfig, "list[Tool] | None"], Outcome]
+
+
+def _render(name: str, **values: str) -> str:
+    """A named prompt; a missing variable raises ``KeyError`` rather than leaving ``$var`` in the text."""
+    return string.Template(PROMPTS[name]).substitute(**values)
+
+
+def _chat(model: Model, system: str, question: str) -> str:
+    return model.render([{"role": "system", "content": _render(system)},
+                         {"role": "user", "content": _render("user", question=question)}])
+
+
+def cot_answer(text: str) -> str | None:
+    """The answer of a chain of thought: after the last ``The answer is``, else its last line."""
+    found = _ANSWER.findall(text)
+    if found:
+        return found[-1].strip().rstrip(".").strip() or None
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def direct(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
+    """One greedy line: the answer only."""
+    out = model.complete(_chat(model, "direct_system", task.prompt(item)), max_tokens=min(cfg.max_tokens, 64),
+                         temperature=cfg.temperature or 0.0, seed=cfg.seed + item.index)
+    lines = [line.strip() for line in out.text.strip().splitlines() if line.strip()]
+    answer = cot_answer(lines[0]) if lines else None
+    return Outcome(answer, out.completion_tokens, out.prompt_tokens, 1, None, out.text)
+
+
+def cot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
+    """A greedy chain of thought in prose ending in ``The answer is N``."""
+    out = model.complete(_chat(model, "cot_system", task.prompt(item)), max_tokens=cfg.max_tokens,
+                         temperature=cfg.temperature or 0.0, seed=cfg.seed + item.index)
+    return Outcome(cot_answer(out.text), out.completion_tokens, out.prompt_tokens, 1, out.text, out.text)
+
+
+def _agent(model: Model, cfg: EvalConfig, tools: list[Tool] | None, temperature: float, item: Item):
+    from agent.react import ReActAgent, ReActConfig
+    from tools.base import load_tools
+
+    config = ReActConfig(max_steps=cfg.max_steps, temperature=temperature, seed=cfg.seed + item.index)
+    return ReActAgent(model, load_tools() if tools is None else tools, config)
+
+
+def _reasoning(traj: Trajectory) -> str:
+    """The model's own claims: thoughts and final answers (tool results are right by construction)."""
+    return "\n".join(part for s in traj.steps for part in (s.thought, s.answer) if part)
+
+
+def react(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
+    """One ReAct trajectory."""
+    traj = _agent(model, cfg, tools, cfg.temperature or 0.0, item).run(task.prompt(item))
+    return Outcome(traj.answer, int(traj.stats.get("tokens", 0)), 0, len(traj.steps), _reasoning(traj),
+                   [s.to_dict() for s in traj.steps])
+
+
+def sc(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
+    """Self-consistency over ReAct: ``cfg.samples`` trajectories, majority vote."""
+    from agent.consistency import self_consistency
+
+    temperature = cfg.temperature if cfg.temperature is not None else 0.7
+    vote = self_consistency(_agent(model, cfg, tools, temperature, item), task.prompt(item), cfg.samples)
+    tokens = sum(int(t.stats.get("tokens", 0)) for t in vote.trajectories)
+    trace = {"votes": vote.votes, "best": [s.to_dict() for s in vote.best.steps]}
+    return Outcome(vote.answer, tokens, 0, sum(len(t.steps) for t in vote.trajectories),
+                   "\n".join(_reasoning(t) for t in vote.trajectories), trace)
+
+
+def tot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
+    """A Tree-of-Thoughts search over the task's search problem."""
+    from search import solve
+
+    kwargs = {} if cfg.temperature is None else {"temperature": cfg.temperature}
+    question = item.question if task.search_task == "game24" else task.prompt(item)
+    result = solve(question, task=task.search_task, model=model, algorithm=cfg.algorithm,
+                   evaluator=cfg.evaluator, beam=cfg.beam, seed=cfg.seed + item.index, **kwargs)
+    stats = dict(result.stats)
+    trace = {"best_path": list(result.best_path),
+             "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool))}}
+    return Outcome(result.answer, int(stats.get("completion_tokens", 0)), int(stats.get("prompt_tokens", 0)),
+                   len(result.best_path), "\n".join(result.best_path), trace)
+
+
+STRATEGY_FUNCTIONS: dict[str, Strategy] = {"direct": direct, "cot": cot, "react": react, "sc": sc, "tot": tot}

@@ -1,0 +1,243 @@
+"""The evaluation harness: tasks, strategies, resumable results, the report and the CLI."""
+
+import json
+import types
+
+import networkx as nx
+import pytest
+from click.testing import CliRunner
+
+from agent.backends.fake import ScriptedModel
+from agent.evaluate import EvalConfig, get_task, run_eval
+from agent.evaluate.cli import eval_cmd
+from agent.evaluate.faithfulness import check_chain
+from agent.evaluate.report import group_results
+from agent.evaluate.strategies import cot_answer
+from agent.evaluate.tasks import match_answer, validate_game24
+from agent.jsonl import read_jsonl
+from tools.base import tool
+
+
+@tool
+def calculator(expression: str) -> str:
+    """Evaluate arithmetic.
+
+    Args:
+        expression: digits and + - * / only.
+    """
+    if set(expression) - set("0123456789+-*/(). "):
+        raise ValueError("not arithmetic")
+    return str(eval(expression, {"__builtins__": {}}, {}))  # the test controls the input
+
+
+GSM8K = [
+    {"question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
+     "answer": "She sold 48/2 = <<48/2=24>>24 in May.\n#### 72"},
+    {"question": "Weng earns $12 an hour. How much for 5 hours?", "answer": "12*5=60\n#### 60"},
+    {"question": "A shop has 1,200 pens and sells 200. How many are left?", "answer": "#### 1,000"},
+]
+
+
+def act(expression: str, thought: str = "I compute it.") -> str:
+    return f'Thought: {thought}\nAction: calculator\nAction Input: {{"expression": "{expression}"}}\n'
+
+
+def final(answer: str, thought: str = "I know the answer.") -> str:
+    return f"Thought: {thought}\nFinal Answer: {answer}\n"
+
+
+# item 0: tool then right; item 1: wrong; item 2: right, with one wrong and one right claim in its thought
+REACT_REPLIES = [act("48 + 48/2"), final("72"), final("65", "12 * 5 = 65"),
+                 final("$1,000", "1200 - 200 = 1000 and 2 + 2 = 5")]
+
+
+@pytest.fixture
+def gsm8k_file(tmp_path):
+    path = tmp_path / "gsm8k.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in GSM8K))
+    return path
+
+
+def run_gsm8k(path, out, replies, limit=None, strategy="react", **cfg):
+    task = get_task("gsm8k")
+    model = ScriptedModel(replies)
+    summary = run_eval(task, task.load(path)[:limit], model, EvalConfig(strategy, **cfg), out, tools=[calculator])
+    return summary, model
+
+
+def test_gsm8k_react_scores_and_writes_one_line_per_item(gsm8k_file, tmp_path):
+    out = tmp_path / "res.jsonl"
+    summary, model = run_gsm8k(gsm8k_file, out, REACT_REPLIES)
+    records = list(read_jsonl(out))
+    assert [r["correct"] for r in records] == [True, False, True]
+    assert [r["gold"] for r in records] == ["72", "60", "1000"]
+    assert [r["steps"] for r in records] == [2, 1, 1] and len(model.calls) == 4
+    assert records[0]["trace"][0]["observation"] == "72.0"
+    assert all(r["strategy"] == "react" and r["model"] == "scripted" and r["task"] == "gsm8k" for r in records)
+    assert summary.n == 3 and summary.correct == 2 and summary.extra == {"skipped": 0}
+    assert summary.tokens_per_item == pytest.approx(sum(r["tokens"] for r in records) / 3)
+    # claims in thoughts: 12*5=65 wrong, 1200-200=1000 right, 2+2=5 wrong
+    assert (summary.n_checked, summary.faithfulness) == (3, pytest.approx(1 / 3))
+
+
+def test_rerun_skips_done_items_without_calling_the_model(gsm8k_file, tmp_path):
+    out = tmp_path / "res.jsonl"
+    first, _ = run_gsm8k(gsm8k_file, out, REACT_REPLIES)
+    summary, model = run_gsm8k(gsm8k_file, out, [])  # any model call would raise: no replies left
+    assert model.calls == []
+    assert len(out.read_text().splitlines()) == 3
+    assert summary.extra == {"skipped": 3} and (summary.n, summary.correct) == (first.n, first.correct)
+
+
+def test_rerun_runs_only_the_missing_items(gsm8k_file, tmp_path):
+    out = tmp_path / "res.jsonl"
+    run_gsm8k(gsm8k_file, out, REACT_REPLIES[:3], limit=2)
+    summary, model = run_gsm8k(gsm8k_file, out, REACT_REPLIES[3:])
+    assert len(model.calls) == 1 and "1,200 pens" in model.prompts[0]
+    assert len(list(read_jsonl(out))) == 3
+    assert (summary.n, summary.correct, summary.extra["skipped"]) == (3, 2, 2)
+
+
+def test_a_line_cut_short_by_a_crash_is_tolerated_and_redone(gsm8k_file, tmp_path):
+    out = tmp_path / "res.jsonl"
+    run_gsm8k(gsm8k_file, out, REACT_REPLIES)
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])  # crash mid-write
+    summary, model = run_gsm8k(gsm8k_file, out, REACT_REPLIES[3:])
+    assert len(model.calls) == 1
+    assert (summary.n, summary.correct) == (3, 2)
+    assert len(group_results([out])) == 1 and group_results([out])[0].n == 3
+
+
+def test_malformed_data_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(GSM8K[0]) + "\n{not json\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl: line 2"):
+        get_task("gsm8k").load(bad)
+    bad.write_text(json.dumps({"question": "q", "answer": "no final line"}) + "\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl: record 1 .*####"):
+        get_task("gsm8k").load(bad)
+
+
+@pytest.mark.parametrize("prediction, gold, correct", [
+    ("The answer is $1,000.", "1000", True),
+    ("1000", "1,000", True),
+    ("0.5", "1/2", True),
+    ("72 clips", "72", True),
+    ("73", "72", False),
+    ("-3", "3", False),
+    (None, "3", False),
+    ("Paris", "paris", True),
+    ("The Eiffel Tower!", "eiffel tower", True),
+    ("Paris, France", "Paris", False),
+    ("", "Paris", False),
+])
+def test_qa_matching(prediction, gold, correct):
+    assert match_answer(prediction, gold) is correct
+
+
+@pytest.mark.parametrize("puzzle, answer, valid", [
+    ("4 6 4 8", "(4 + 8) * (6 - 4) = 24", True),
+    ("4 6 4 8", "Answer: (4 + 8) * (6 - 4) = 24", True),
+    ("1 1 4 6", "1 * 1 * 4 × 6", True),
+    ("3 3 8 8", "8 / (3 - 8 / 3)", True),  # exact only with fractions
+    ("4 6 4 8", "(4 + 8) * (6 - 4) + 0", False),  # a number too many
+    ("1 1 4 6", "(1 + 1 + 4) * 6", False),  # 36
+    ("1 1 4 6", "4 * 6", False),  # numbers left out
+    ("1 1 4 6", "__import__('os').system('true')", False),
+    ("2 2 6 0", "(2 + 2) * 6 / 0", False),
+    ("1 1 4 6", None, False),
+])
+def test_game24_validator(puzzle, answer, valid):
+    assert validate_game24(puzzle, answer) is valid
+
+
+def test_faithfulness_recomputes_arithmetic_claims():
+    assert check_chain("48/2 = 24, so 48 + 24 = 72 in all.") == (2, 2)
+    assert check_chain("10/3 = 3.33 and 10/3 = 3 and 2 + 3 = 5 + 4 = 9") == (4, 3)
+    assert check_chain("No arithmetic here; x <= 3.") == (0, 0)
+
+
+def test_cot_and_direct_extract_the_answer(gsm8k_file, tmp_path):
+    cot_text = "She sold 48/2 = 24 in May, so 48 + 24 = 72 in all.\nThe answer is 72."
+    summary, model = run_gsm8k(gsm8k_file, tmp_path / "cot.jsonl", [cot_text], limit=1, strategy="cot")
+    assert summary.correct == 1 and (summary.n_checked, summary.faithfulness) == (2, 1.0)
+    assert model.calls[0]["temperature"] == 0.0 and "step by step" in model.prompts[0]
+    summary, _ = run_gsm8k(gsm8k_file, tmp_path / "direct.jsonl", ["\n72\nbecause"], limit=1, strategy="direct")
+    assert summary.correct == 1 and summary.faithfulness is None
+    assert cot_answer("so the final answer is: (4 + 8) * (6 - 4) = 24.") == "(4 + 8) * (6 - 4) = 24"
+
+
+def test_self_consistency_votes_over_samples(gsm8k_file, tmp_path):
+    replies = [final("72"), final("70"), final("72")]
+    summary, model = run_gsm8k(gsm8k_file, tmp_path / "sc.jsonl", replies, limit=1, strategy="sc", samples=3)
+    record = next(read_jsonl(tmp_path / "sc.jsonl"))
+    assert model.calls[0]["n"] == 3 and model.calls[0]["temperature"] == 0.7
+    assert record["correct"] and record["trace"]["votes"] == {"72": 2, "70": 1}
+    assert summary.tokens_per_item == sum(model.count_tokens(r) for r in replies)
+
+
+def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
+    seen = []
+
+    def solve(question, task, model, algorithm, evaluator, beam, seed, **kwargs):
+        seen.append((question, task, algorithm, evaluator, beam, seed))
+        path = ["4 + 8 = 12 (left: 4 6 12)", "6 - 4 = 2 (left: 2 12)", "2 * 12 = 24 (left: 24)",
+                "Answer: (4 + 8) * (6 - 4) = 24"]
+        return types.SimpleNamespace(answer=path[-1], best_path=path, tree=nx.DiGraph(),
+                                     stats={"completion_tokens": 40, "prompt_tokens": 400, "nodes": 9})
+
+    import search
+
+    monkeypatch.setattr(search, "solve", solve)
+    csv_file = tmp_path / "24.csv"
+    csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n2,1 1 1 1,9.9\n")
+    task = get_task("game24")
+    summary = run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot", beam=3), tmp_path / "o.jsonl")
+    assert seen[0] == ("4 6 4 8", "game24", "bfs", "value", 3, 0) and seen[1][-1] == 1
+    assert (summary.n, summary.correct, summary.tokens_per_item) == (2, 1, 40)  # 1 1 1 1: same answer, invalid
+    assert summary.n_checked == 8 and summary.faithfulness == 1.0  # 4 claims per path, answer line included
+
+
+def test_cli_runs_a_fake_model_and_prints_json(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "Capital of France?", "answer": "Paris"}\n{"question": "2+2?", "answer": 4}\n')
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(["Paris", "5"]))
+    out = tmp_path / "qa.jsonl.out"
+    args = ["qa", "--data", str(data), "--model", f"fake:{replies}", "--strategy", "direct", "--out", str(out),
+            "--json"]
+    result = CliRunner().invoke(eval_cmd, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 2 and summary["accuracy"] == 0.5 and summary["strategy"] == "direct"
+    assert summary["out"] == str(out) and len(out.read_text().splitlines()) == 2
+
+
+def test_cli_missing_data_file_is_one_clear_line(tmp_path):
+    from agent.cli import cli
+
+    result = CliRunner().invoke(cli, ["eval", "gsm8k", "--data", str(tmp_path / "nope.jsonl")])
+    assert result.exit_code != 0
+    assert "nope.jsonl" in result.output and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_cli_malformed_data_is_reported(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    result = CliRunner().invoke(eval_cmd, ["qa", "--data", str(bad), "--model", "fake:x.json"])
+    assert result.exit_code == 1 and "bad.jsonl: line 1" in result.output
+
+
+def test_report_writes_markdown_and_png(gsm8k_file, tmp_path):
+    run_gsm8k(gsm8k_file, tmp_path / "react.jsonl", REACT_REPLIES)
+    run_gsm8k(gsm8k_file, tmp_path / "direct.jsonl", ["72", "1", "2"], strategy="direct")
+    md, png = tmp_path / "t.md", tmp_path / "p.png"
+    result = CliRunner().invoke(eval_cmd, ["report", str(tmp_path / "react.jsonl"), str(tmp_path / "direct.jsonl"),
+                                           "--md", str(md), "--png", str(png)])
+    assert result.exit_code == 0, result.output
+    rows = md.read_text().splitlines()
+    assert rows[2].startswith("| gsm8k | scripted | direct | 33.3% | 3 |")
+    assert rows[3].startswith("| gsm8k | scripted | react | 66.7% | 3 |")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
