@@ -74,7 +74,7 @@ class Tool:
         for k, v in args.items():
             want = props[k].get("type")
             if want in checks and not isinstance(v, checks[want]) or (want != "boolean" and isinstance(v, bool)):
-                return f"argument {k} must be a {want}"
+                return f"argument {k} must be of type {want}"
         return None
 
     def signature(self) -> str:
