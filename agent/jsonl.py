@@ -34,16 +34,17 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
 
 def read_jsonl(path: str | Path, skip_bad: bool = False) -> Iterator[dict[str, Any]]:
     """Yield records; a bad line raises ``ValueError`` naming file and line (or is skipped)."""
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:  # bytes: a line cut inside a UTF-8 character is one bad line, not a bad file
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
+                record = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as err:
                 if skip_bad:
                     continue
-                raise ValueError(f"{path}: line {n} is not valid JSON ({err.msg})") from err
+                why = err.msg if isinstance(err, json.JSONDecodeError) else "not UTF-8 text"
+                raise ValueError(f"{path}: line {n} is not valid JSON ({why})") from err
             if not isinstance(record, dict):
                 if skip_bad:
                     continue

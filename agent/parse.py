@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 from agent.steps import Action, StepError
 
-_THOUGHT = re.compile(r"^\s*Thought:\s*(.*?)\s*(?=^\s*(?:Action|Final Answer)\s*:|\Z)", re.S | re.M)
-_ACTION = re.compile(r"^\s*Action:\s*(.+?)\s*$", re.M)
-_INPUT = re.compile(r"^\s*Action Input:\s*(.*?)\s*(?=^\s*Observation:|\Z)", re.S | re.M)
-_FINAL = re.compile(r"^\s*Final Answer:\s*(.*?)\s*(?=^\s*(?:Thought|Observation)\s*:|\Z)", re.S | re.M)
+# _H is whitespace within a line: a \s* that could cross newlines makes these searches quadratic on
+# long blank runs (and let "Action:" take the next line as its tool); groups are stripped by the caller.
+_H = r"[^\S\n]*"
+_THOUGHT = re.compile(rf"^{_H}Thought:{_H}(.*?)(?=^{_H}(?:Action|Final Answer){_H}:|\Z)", re.DOTALL | re.MULTILINE)
+_ACTION = re.compile(rf"^{_H}Action:{_H}(\S.*?){_H}$", re.MULTILINE)
+_INPUT = re.compile(rf"^{_H}Action Input:{_H}(.*?)(?=^{_H}Observation:|\Z)", re.DOTALL | re.MULTILINE)
+_FINAL = re.compile(rf"^{_H}Final Answer:{_H}(.*?)(?=^{_H}(?:Thought|Observation){_H}:|\Z)", re.DOTALL | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ def parse_step(text: str, first_args: dict[str, str] | None = None) -> Parsed:
     thought = m.group(1).strip() if m else ""
     action_m, final_m = _ACTION.search(text), _FINAL.search(text)
     if action_m and (not final_m or action_m.start() < final_m.start()):
-        tool = action_m.group(1).strip().strip("`'\"")
+        tool = action_m.group(1).strip().strip("`'\"").strip()
+        if not tool:
+            return Parsed(thought, error=StepError("parse", "Name a tool after 'Action:', e.g. 'Action: calculator'."))
         input_m = _INPUT.search(text, action_m.end())
         raw = input_m.group(1) if input_m else ""
         args = _parse_args(raw, first_args.get(tool))

@@ -57,7 +57,7 @@ class OpenAIModel:
         try:
             out = self._post("/extras/tokenize", {"input": text}, base=self.base.removesuffix("/v1"))
             return len(out["tokens"])
-        except ModelError:
+        except (ModelError, KeyError, TypeError):
             return max(1, len(text) // 4)  # a server without a tokenize endpoint: a rough estimate
 
     def complete(self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None,
@@ -72,11 +72,11 @@ class OpenAIModel:
             body["logprobs"] = 1
         t0 = time.perf_counter()
         out = self._post("/completions", body)
-        choices = sorted(out.get("choices", []), key=lambda c: c.get("index", 0))
+        choices = sorted(_choices(self.base, out), key=lambda c: c.get("index", 0))
         if len(choices) < n and n > 1:  # some servers ignore n: ask for the rest one by one
             for i in range(len(choices), n):
                 extra = dict(body, n=1, seed=None if seed is None else seed + i)
-                choices += self._post("/completions", extra).get("choices", [])
+                choices += _choices(self.base, self._post("/completions", extra))
         usage = out.get("usage") or {}
         texts = [_cut(c.get("text", ""), stop) for c in choices[:n]]
         lps = [list((c.get("logprobs") or {}).get("token_logprobs") or []) for c in choices[:n]] if logprobs else None
@@ -100,7 +100,7 @@ class OpenAIModel:
                         return json.loads(resp.read())
             except urllib.error.HTTPError as err:
                 detail = err.read()[:300].decode(errors="replace")
-                if err.code < 500:
+                if err.code < 500 and err.code not in (408, 429):  # timeouts and rate limits pass
                     raise ModelError(f"{url}: server refused the request ({err.code}): {detail}") from err
                 last = f"server error {err.code}: {detail}"
             except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as err:
@@ -110,6 +110,14 @@ class OpenAIModel:
                 time.sleep(delay)
                 delay *= 2
         raise ModelError(f"{url}: no answer after {self.retries + 1} attempts ({last}); is the server running?")
+
+
+def _choices(base: str, out: object) -> list[dict]:
+    """The ``choices`` of a completion answer; a server error sent with status 200 raises ModelError."""
+    choices = out.get("choices") if isinstance(out, dict) else None
+    if not choices or not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise ModelError(f"{base}/completions: the server's answer has no choices: {json.dumps(out)[:300]}")
+    return choices
 
 
 def _cut(text: str, stop) -> str:

@@ -103,6 +103,8 @@ def _evaluate(task_name: str, data: Path, model_spec: str | None, strategy: str 
         raise click.ClickException(f"data file not found: {data}")
     try:
         items = task.load(data)[:limit]
+        if not items:
+            raise click.ClickException(f"{data}: no records to evaluate")
         config = EvalConfig(strategy or task.default_strategy, **settings)
         out = out or Path("runs/eval") / f"{task.name}-{config.strategy}-{_slug(model_spec)}.jsonl"
         tools = load_tools(tools_spec) if config.strategy in ("react", "sc") else None

@@ -1,0 +1,190 @@
+"""The HTTP backend against a tiny loopback server: retries, back-off, refusals, timeouts, concurrency."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from agent.backends.openai_http import OpenAIModel
+from agent.model import ModelError
+
+ANSWER = {
+    "id": "cmpl-1",
+    "object": "text_completion",
+    "choices": [{"index": 0, "text": "Thought: easy\nFinal Answer: 4", "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 7},
+}
+
+
+@dataclass
+class Script:
+    """What the server does with the request numbered ``i`` (from 0): returns (status, body)."""
+
+    respond: Callable[[int], tuple[int, dict | str]]
+    delay: float = 0.0  # seconds each request is held before the answer
+    arrivals: list[float] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with script.lock:
+                i = len(script.arrivals)
+                script.arrivals.append(time.monotonic())
+                script.paths.append(self.path)
+                script.in_flight += 1
+                script.max_in_flight = max(script.max_in_flight, script.in_flight)
+            try:
+                script.release.wait(script.delay)
+            finally:
+                with script.lock:
+                    script.in_flight -= 1  # before answering: the client cannot start its next request earlier
+            status, body = script.respond(i)
+            data = (body if isinstance(body, str) else json.dumps(body)).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass  # the client gave up (a timeout test)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Script], str]]:
+    """Start a loopback server for a script; returns its base URL. Stopped after the test."""
+    servers: list[tuple[ThreadingHTTPServer, Script]] = []
+
+    def start(script: Script) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append((server, script))
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server, script in servers:
+        script.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def ok_after(failures: int, status: int = 500) -> Callable[[int], tuple[int, dict | str]]:
+    return lambda i: (status, {"error": {"message": f"overloaded #{i}"}}) if i < failures else (200, ANSWER)
+
+
+def test_two_server_errors_are_retried_with_growing_delays(serve):
+    script = Script(ok_after(2))
+    model = OpenAIModel(serve(script), retries=3, timeout=5)
+    out = model.complete("Q: 2+2?", stop=["\nObservation:"])
+    assert out.text == "Thought: easy\nFinal Answer: 4"
+    assert (out.prompt_tokens, out.completion_tokens) == (5, 7)
+    assert len(script.arrivals) == 3 and set(script.paths) == {"/v1/completions"}
+    first, second = (b - a for a, b in zip(script.arrivals, script.arrivals[1:]))
+    assert first >= 0.3  # a back-off, not a hot loop
+    assert second >= 1.5 * first  # exponential: the second wait is longer
+
+
+def test_too_many_requests_is_retried(serve):
+    script = Script(ok_after(1, status=429))
+    assert OpenAIModel(serve(script), retries=2, timeout=5).complete("Q").text.endswith("4")
+    assert len(script.arrivals) == 2
+
+
+def test_errors_that_do_not_pass_give_up_after_the_retries(serve):
+    script = Script(ok_after(10**6, status=503))
+    model = OpenAIModel(serve(script), retries=1, timeout=5)
+    with pytest.raises(ModelError, match=r"2 attempts.*503"):
+        model.complete("Q")
+    assert len(script.arrivals) == 2
+
+
+def test_a_bad_request_is_not_retried_and_shows_the_servers_message(serve):
+    script = Script(lambda i: (400, {"error": {"message": "prompt is too long for the context window"}}))
+    url = serve(script)
+    with pytest.raises(ModelError, match="400.*prompt is too long for the context window") as err:
+        OpenAIModel(url, retries=3, timeout=5).complete("Q")
+    assert url in str(err.value)
+    assert len(script.arrivals) == 1
+
+
+def test_a_server_that_never_answers_times_out_fast(serve):
+    script = Script(lambda i: (200, ANSWER), delay=30)
+    model = OpenAIModel(serve(script), retries=0, timeout=0.5)
+    start = time.monotonic()
+    with pytest.raises(ModelError, match="no answer after 1 attempts"):
+        model.complete("Q")
+    assert time.monotonic() - start < 3.0
+    assert len(script.arrivals) == 1
+
+
+def test_timeouts_are_retried_then_give_up(serve):
+    script = Script(lambda i: (200, ANSWER), delay=30)
+    start = time.monotonic()
+    with pytest.raises(ModelError):
+        OpenAIModel(serve(script), retries=1, timeout=0.3).complete("Q")
+    assert time.monotonic() - start < 4.0  # 0.3 s, a 0.5 s back-off, 0.3 s
+    assert len(script.arrivals) == 2
+
+
+@pytest.mark.parametrize("body", [{"error": "model not loaded"}, {"choices": []}, "[1, 2]", {"choices": ["x"]}])
+def test_an_answer_without_choices_is_a_model_error(serve, body):
+    script = Script(lambda i: (200, body))
+    with pytest.raises(ModelError, match="no choices"):
+        OpenAIModel(serve(script), retries=0, timeout=5).complete("Q")
+
+
+def test_token_counts_fall_back_to_an_estimate_on_an_odd_tokenize_answer(serve):
+    script = Script(lambda i: (200, {"unexpected": True}))
+    assert OpenAIModel(serve(script), retries=0, timeout=5).count_tokens("four words, sixteen chars"[:16]) == 4
+    assert script.paths == ["/extras/tokenize"]
+
+
+def test_a_refused_connection_names_the_url(free_port):
+    url = f"http://127.0.0.1:{free_port}"
+    with pytest.raises(ModelError, match=f"{url}/v1/completions: no answer after 2 attempts"):
+        OpenAIModel(url, retries=1, timeout=2).complete("Q")
+
+
+@pytest.mark.parametrize("limit", [2, 6])
+def test_requests_in_flight_are_bounded_by_max_concurrent(serve, limit):
+    script = Script(lambda i: (200, ANSWER), delay=0.3)
+    model = OpenAIModel(serve(script), retries=0, timeout=10, max_concurrent=limit)
+    results, errors, start = [], [], threading.Barrier(6)
+
+    def call() -> None:
+        start.wait()
+        try:
+            results.append(model.complete("Q").text)
+        except ModelError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not errors and len(results) == 6
+    assert len(script.arrivals) == 6
+    if limit == 2:
+        assert script.max_in_flight == 2  # used, never exceeded
+    else:
+        assert script.max_in_flight > 2  # the server does run requests side by side: the bound above is real
