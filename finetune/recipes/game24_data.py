@@ -1,0 +1,241 @@
+"""Game of 24 examples for the Tree-of-Thoughts roles (family 4), labelled by an exact solver.
+
+Prompts are rendered by the task itself (:mod:`search.tasks.game24`), so the model trains on the
+exact text the search sends:
+
+* *propose*: a state's numbers -> legal next moves, one per line, moves that keep the state
+  solvable listed first (the paper's ``a op b = c (left: ...)`` format);
+* *value*: the numbers left -> ``sure`` (solvable) or ``impossible``, for both of the task's value
+  prompts: the short one (``value_grammar=True``, the default) gets the label alone, the paper's
+  one gets the paper's reasoning lines, then the label;
+* *answer*: the three moves -> `` (...) = 24`` (what follows ``Answer:``), and *judge*: an answer
+  -> sure/impossible.
+
+Puzzles come from ``24-dev.csv`` only; the last ``DEV_PUZZLES`` are never used for training.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import itertools
+import logging
+import random
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from finetune.recipes.traces import chat_record
+from search import State
+from search.tasks import fill
+from search.tasks import game24_prompts as prompts
+from search.tasks.arith import OPS, show
+from search.tasks.game24 import Game24, compose, validate
+
+log = logging.getLogger(__name__)
+
+DEV_PUZZLES = 100  # the last rows of 24-dev.csv: held out from every training example
+MAX_MOVES = 8  # proposal lines per example, as the task's default max_moves
+Nums = tuple[Fraction, ...]
+
+
+def load_puzzles(path: str | Path) -> tuple[list[str], list[str]]:
+    """(header + rows as CSV lines, the ``Puzzles`` column) of ``24-dev.csv``."""
+    text = Path(path).read_text(encoding="utf-8").splitlines()
+    rows = list(csv.DictReader(text))
+    if not rows or "Puzzles" not in rows[0]:
+        raise ValueError(f"{path}: expected a CSV with a 'Puzzles' column")
+    return text, [r["Puzzles"].strip() for r in rows]
+
+
+def key(numbers: list[Fraction] | Nums) -> Nums:
+    """A state's numbers in canonical (sorted) order."""
+    return tuple(sorted(numbers))
+
+
+def moves(numbers: Nums) -> list[tuple[Fraction, str, Fraction, Nums]]:
+    """(a, op, b, numbers left) for each legal move, as the task allows them (no negative differences)."""
+    out = []
+    for i, j in itertools.combinations(range(len(numbers)), 2):
+        a, b = max(numbers[i], numbers[j]), min(numbers[i], numbers[j])
+        rest = [x for k, x in enumerate(numbers) if k not in (i, j)]
+        for x, op, y in ((a, "+", b), (a, "*", b), (a, "-", b), (a, "/", b), (b, "/", a)):
+            if not (op == "/" and y == 0):
+                out.append((x, op, y, key([*rest, OPS[op](x, y)])))
+    return out
+
+
+def move_line(x: Fraction, op: str, y: Fraction, left: Nums) -> str:
+    """A move in the paper's format, exactly as the task writes it: ``13 - 9 = 4 (left: 4 4 10)``."""
+    return f"{show(x)} {op} {show(y)} = {show(OPS[op](x, y))} (left: {' '.join(show(v) for v in left)})"
+
+
+@functools.cache
+def solvable(numbers: Nums) -> bool:
+    """Whether ``numbers`` (sorted) can reach exactly 24 with legal moves."""
+    if len(numbers) == 1:
+        return numbers[0] == 24
+    return any(solvable(left) for *_, left in moves(numbers))
+
+
+def _legal(numbers: Nums) -> list[tuple[str, Nums]]:
+    """The legal move lines from ``numbers`` (the task's ``legal_moves``) with the exact numbers each leaves."""
+    return list({move_line(*m): m[3] for m in moves(numbers)}.items())
+
+
+def propose_prompt(numbers: Nums) -> str:
+    """The task's propose prompt for these numbers (as ``Game24._propose_query`` renders it; no public builder)."""
+    return fill(prompts.PROPOSE, numbers=" ".join(show(x) for x in numbers))
+
+
+def propose_completion(numbers: Nums, rng: random.Random) -> str:
+    """Up to ``MAX_MOVES`` legal moves, the ones that keep 24 reachable first."""
+    legal = _legal(numbers)
+    rng.shuffle(legal)
+    legal.sort(key=lambda m: not solvable(m[1]))
+    return "\n".join(line for line, _ in legal[:MAX_MOVES]) + "\n"
+
+
+def _expr(numbers: Nums, path: list[tuple[Fraction, str, Fraction, Nums]]) -> tuple[str, str]:
+    """The expression of a two-move path over three numbers, and the same with its first move done."""
+    (a, op1, b, _), (c, op2, d, _) = path
+    first = f"({show(a)} {op1} {show(b)})"
+    r = OPS[op1](a, b)
+    full = f"{first} {op2} {show(d)}" if c == r else f"{show(c)} {op2} {first}"
+    return full, f"{show(c)} {op2} {show(d)}"
+
+
+def value_reasoning(numbers: Nums, rng: random.Random) -> list[str]:
+    """The paper's reasoning lines before the label: tries, ending with the one that works if any."""
+    if len(numbers) == 1:
+        return [f"{show(numbers[0])} = 24" if numbers[0] == 24 else f"{show(numbers[0])} is not 24"]
+    if len(numbers) == 2:
+        lo, hi = numbers
+        tries = [(hi, "+", lo), (hi, "-", lo), (hi, "*", lo)] + ([(hi, "/", lo)] if lo else [])
+        lines = [f"{show(x)} {op} {show(y)} = {show(OPS[op](x, y))}" for x, op, y in tries]
+        wins = [ln for ln, (x, op, y) in zip(lines, tries) if OPS[op](x, y) == 24]
+        return wins[:1] if wins else lines
+    paths = [[m1, m2] for m1 in moves(numbers) for m2 in moves(m1[3])]
+    rng.shuffle(paths)
+    wins = [p for p in paths if p[1][3][0] == 24]
+    misses = [p for p in paths if p[1][3][0] != 24 and _exact(OPS[p[0][1]](p[0][0], p[0][2])) and _exact(p[1][3][0])]
+    lines = []
+    for p in misses[: rng.randint(1, 2) if wins else 3] + wins[:1]:
+        full, half = _expr(numbers, p)
+        middle = OPS[p[0][1]](p[0][0], p[0][2])
+        lines.append(f"{full} = {half} = {show(p[1][3][0])}" if _exact(middle) else f"{full} = {show(p[1][3][0])}")
+    return lines
+
+
+def _exact(x: Fraction) -> bool:
+    """Whether ``show`` writes ``x`` exactly (at most two decimals): rounded middles would read as wrong sums."""
+    return (x * 100).denominator == 1
+
+
+def value_completion(numbers: Nums, rng: random.Random, reasoning: bool) -> str:
+    label = "sure" if solvable(numbers) else "impossible"
+    return "\n".join([*value_reasoning(numbers, rng), label]) if reasoning else label
+
+
+def _state(puzzle: str, steps: list[str]) -> State:
+    return State(puzzle, tuple(steps))
+
+
+def _random_path(numbers: Nums, rng: random.Random) -> list[tuple[str, Nums]]:
+    """Three random legal moves: (line, numbers left) after each."""
+    path = []
+    while len(numbers) > 1:
+        line, numbers = rng.choice(_legal(numbers))
+        path.append((line, numbers))
+    return path
+
+
+def _winning_path(numbers: Nums, rng: random.Random) -> list[tuple[str, Nums]]:
+    """Three moves that reach 24, chosen at random among the winning ones; [] when there are none."""
+    path = []
+    while len(numbers) > 1:
+        good = [(line, left) for line, left in _legal(numbers) if solvable(left)]
+        if not good:
+            return []
+        line, numbers = rng.choice(good)
+        path.append((line, numbers))
+    return path
+
+
+def puzzle_examples(puzzle: str, rng: random.Random, task: Game24) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, chat record) examples for one training puzzle."""
+    puzzle = task.initial_state(puzzle).question
+    root = key([Fraction(x) for x in puzzle.split()])
+    out: list[tuple[str, dict[str, Any]]] = []
+    paths = [p for p in [_winning_path(root, rng) for _ in range(2)] + [_random_path(root, rng) for _ in range(2)] if p]
+    for path in paths:
+        states = [root] + [nums for _, nums in path]
+        for nums in states[:3]:
+            out.append(("propose", chat_record(propose_prompt(nums), propose_completion(nums, rng))))
+        steps = [line for line, _ in path]
+        answer = f"Answer: {compose(_state(puzzle, steps))} = 24"
+        if states[-1] == (24,):
+            prompt = fill(prompts.LAST_STEP, puzzle=puzzle, steps="\n".join(steps))
+            out.append(("answer", chat_record(prompt, answer.removeprefix("Answer:"))))
+        judge = task.value_prompt(_state(puzzle, [*steps, answer])).prompt
+        out.append(("judge", chat_record(judge, "sure" if validate(puzzle, answer) else "impossible")))
+    return out
+
+
+def reachable_states(puzzles: list[str], task: Game24) -> dict[Nums, State]:
+    """Every state one or two moves from these puzzles, each with a path that reaches it."""
+    found: dict[Nums, State] = {}
+    for puzzle in puzzles:
+        root = task.initial_state(puzzle)
+        frontier = [(key(task.numbers(root)), root)]
+        for _ in range(2):
+            frontier = [(left, state.then(line)) for nums, state in frontier for line, left in _legal(nums)]
+            for left, state in frontier:
+                found.setdefault(left, state)
+    return found
+
+
+def value_examples(puzzles: list[str], rng: random.Random, task: Game24) -> list[dict[str, Any]]:
+    """Value examples over the distinct states reachable from ``puzzles``: every solvable one and as many
+    unsolvable ones of each size. Each state twice: the task's short prompt (``value_grammar``, its
+    default) -> `` sure``, and the paper's prompt -> reasoning lines, then ``sure``."""
+    found = reachable_states(puzzles, task)
+    chosen: list[tuple[Nums, State]] = []
+    for size in (3, 2):
+        sure = [(n, s) for n, s in found.items() if len(n) == size and solvable(n)]
+        impossible = [(n, s) for n, s in found.items() if len(n) == size and not solvable(n)]
+        chosen += sure + rng.sample(impossible, min(len(sure), len(impossible)))
+    twos = [(n, s) for n, s in found.items() if len(n) == 2]
+    for nums, state in rng.sample(twos, min(100, len(twos))):  # a last move that misses 24, and one that hits it
+        for line, left in _legal(nums):
+            if left == (24,) or rng.random() < 0.1:
+                chosen.append((left, state.then(line)))
+    chosen = list(dict(chosen).items())  # one path per state
+    rng.shuffle(chosen)
+    short, full = Game24(value_grammar=True), Game24(value_grammar=False)
+    return [rec for nums, state in chosen for rec in (
+        chat_record(short.value_prompt(state).prompt, " " + value_completion(nums, rng, reasoning=False)),
+        chat_record(full.value_prompt(state).prompt, value_completion(nums, rng, reasoning=True)))]
+
+
+def game24_examples(puzzles: list[str], seed: int = 0) -> tuple[dict[str, list[dict[str, Any]]], Counter]:
+    """Family 4 for these (training) puzzles: kind -> chat records; counts of labels.
+
+    Propose, answer and judge examples follow two winning and two random paths per puzzle (each
+    prompt once); value examples are balanced over all reachable states (see :func:`value_examples`).
+    """
+    task = Game24()
+    by_kind: dict[str, list[dict[str, Any]]] = {"propose": [], "answer": [], "judge": []}
+    seen: set[str] = set()
+    for n, puzzle in enumerate(puzzles):
+        for kind, rec in puzzle_examples(puzzle, random.Random(seed * 100_003 + n), task):
+            prompt = rec["messages"][0]["content"]
+            if prompt not in seen:
+                seen.add(prompt)
+                by_kind[kind].append(rec)
+    by_kind["value"] = value_examples(puzzles, random.Random(seed), task)
+    labels = Counter(f"{kind}:{rec['messages'][1]['content'].splitlines()[-1].strip()}"
+                     for kind in ("value", "judge") for rec in by_kind[kind])
+    log.info("game24: %s; labels %s", {k: len(v) for k, v in by_kind.items()}, dict(labels))
+    return by_kind, labels
