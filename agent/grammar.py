@@ -57,7 +57,7 @@ def react_grammar(tools: list[Tool], final_only: bool = False) -> str:
     lines = [
         'root ::= "Thought: " thought "\\n" ' + ("final" if final_only or not tools else "(action | final)"),
         f"thought ::= [^\\n]{{1,{MAX_THOUGHT_CHARS}}}",
-        f'final ::= "Final Answer: " [^\\n ] [^\\n]{{0,{MAX_ANSWER_CHARS}}} "\\n"',
+        f'final ::= "Final Answer: " [^\\n ] [^\\n]{{0,{MAX_ANSWER_CHARS}}} "\\n"?',  # may end at end-of-turn
     ]
     if tools and not final_only:
         lines.append("action ::= " + " | ".join(_rule_name(t.name) for t in tools))

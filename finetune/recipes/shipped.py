@@ -1,0 +1,129 @@
+"""The recipe of the shipped default model: mix the built data, train a LoRA within a time budget.
+
+    python -m finetune.recipes.build_data --out data/               # the data, made by code
+    python -m finetune.recipes.shipped --data-dir data/ --out runs/shipped --budget-seconds 300
+    agent export runs/shipped/main --outtype lora --out agent/data/default-adapter.gguf
+
+On a GPU the whole recipe fits in one call of a few minutes (bf16); on a CPU give it hours
+(``--budget-seconds 14400``) or fewer examples. The budget is turned into a step count by a short
+probe run, so the cosine schedule ends where the budget does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import shutil
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# family file -> how many records of it go into the mix (None: all of them)
+MIX: dict[str, int | None] = {
+    "gsm8k_react.jsonl": None,
+    "gsm8k_reinstantiated.jsonl": 24000,
+    "tool_use.jsonl": None,
+    "game24_propose.jsonl": None,
+    "game24_value.jsonl": None,
+    "game24_answer.jsonl": None,
+    "game24_judge.jsonl": None,
+}
+
+
+def mix(data_dir: Path, out: Path, seed: int, scale: float = 1.0) -> dict[str, int]:
+    """Write the shuffled training mix to ``out``; returns records per family."""
+    rng = random.Random(seed)
+    lines, counts = [], {}
+    for name, cap in MIX.items():
+        path = data_dir / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing; build it with python -m finetune.recipes.build_data")
+        rows = path.read_text(encoding="utf-8").splitlines()
+        rng.shuffle(rows)
+        keep = len(rows) if cap is None else min(cap, len(rows))
+        rows = rows[: max(1, int(keep * scale))]
+        counts[name] = len(rows)
+        lines += rows
+    rng.shuffle(lines)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return counts
+
+
+def steps_for_budget(cfg_kwargs: dict, budget: float, probe_steps: int, max_epochs: float) -> tuple[int, float]:
+    """Steps that fit ``budget`` seconds, from a short probe run of the same settings (and its speed)."""
+    from finetune import TrainConfig, train
+
+    probe_out = Path(cfg_kwargs["out"]).with_name("probe")
+    probe = train(TrainConfig(**{**cfg_kwargs, "out": str(probe_out), "max_steps": probe_steps, "save_every": 0,
+                                 "dev_fraction": 0.0, "eval_generations": 0}))
+    per_step = probe.seconds / max(1, probe.steps)
+    epoch_steps = probe.examples / cfg_kwargs["batch_size"]
+    steps = int(min(budget / per_step, max_epochs * epoch_steps))
+    shutil.rmtree(probe_out, ignore_errors=True)
+    log.info("probe: %.3f s/step, %.0f tokens/s -> %d steps", per_step, probe.tokens_per_second, steps)
+    return max(probe_steps, steps), probe.tokens_per_second
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=Path("runs/shipped"))
+    ap.add_argument("--base", default=None, help="base GGUF or HF dir (default: the embedded SmolLM2)")
+    ap.add_argument("--budget-seconds", type=float, default=300.0)
+    ap.add_argument("--max-epochs", type=float, default=2.0)
+    ap.add_argument("--scale", type=float, default=1.0, help="share of each family to use (quick CPU runs)")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=768)
+    ap.add_argument("--lora-r", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--probe-steps", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--copy-to", type=Path, default=None, help="copy the adapter (fp16, split < 15 MB) here")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    t0 = time.time()
+    data = args.out / "mix.jsonl"
+    counts = mix(args.data_dir, data, args.seed, args.scale)
+    log.info("mix: %s", counts)
+    cfg = {"data": str(data), "out": str(args.out / "main"), "base": args.base, "lora_r": args.lora_r,
+           "lora_alpha": 2 * args.lora_r, "lr": args.lr, "batch_size": args.batch_size, "seq_len": args.seq_len,
+           "seed": args.seed, "warmup_ratio": 0.03}
+    steps, probe_tps = steps_for_budget(cfg, args.budget_seconds, args.probe_steps, args.max_epochs)
+    from finetune import TrainConfig, train
+
+    result = train(TrainConfig(**cfg, max_steps=steps, save_every=max(50, steps // 4), dev_fraction=0.01,
+                               eval_generations=0))
+    summary = {"counts": counts, "steps": result.steps, "examples": result.examples, "losses_first": result.losses[:5],
+               "losses_last": result.losses[-5:], "dev_loss": result.dev_loss, "train_seconds": result.seconds,
+               "tokens_per_second": result.tokens_per_second, "probe_tokens_per_second": probe_tps,
+               "wall_seconds": time.time() - t0, "config": cfg}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    log.info("summary: %s", json.dumps(summary))
+    if args.copy_to:
+        copy_adapter(Path(result.adapter), args.copy_to, summary)
+
+
+def copy_adapter(adapter: Path, dest: Path, summary: dict, chunk: int = 15 * 2**20) -> None:
+    """Copy a peft adapter as fp16, split into chunks under 16 MB (join with ``cat part* > file``)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    dest.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.to(torch.float16).contiguous() for k, v in load_file(adapter / "adapter_model.safetensors").items()}
+    tmp = dest / "adapter_model.fp16.safetensors"
+    save_file(weights, str(tmp))
+    blob = tmp.read_bytes()
+    tmp.unlink()
+    for i in range(0, len(blob), chunk):
+        (dest / f"adapter.part{i // chunk}").write_bytes(blob[i: i + chunk])
+    shutil.copy(adapter / "adapter_config.json", dest / "adapter_config.json")
+    (dest / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
