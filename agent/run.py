@@ -62,15 +62,12 @@ def run_tot(question: str, model_spec: str | None, *, task: str, algorithm: str,
     from search import solve
 
     model = load_model(model_spec)
-    kwargs = {} if temperature is None else {"temperature": temperature}
+    kwargs: dict = {} if temperature is None else {"temperature": temperature}
     result = solve(question, task=task, model=model, algorithm=algorithm, evaluator=evaluator, beam=beam,
                    seed=seed, **kwargs)
     if tree is not None:
-        from search import save_tree
-
-        save_tree(result, tree)
-    record = {"question": question, "answer": result.answer, "best_path": list(result.best_path),
-              "stats": dict(result.stats), "model": getattr(model, "name", "")}
+        result.save_tree(tree)
+    record = {"question": question, **result.to_dict(), "model": getattr(model, "name", "")}
     if trace is not None:
         append_jsonl(trace, record)
     if as_json:

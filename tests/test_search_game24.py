@@ -101,7 +101,7 @@ def test_last_step_asks_the_model_for_the_expression():
     steps = ("13 - 9 = 4 (left: 4 4 10)", "10 - 4 = 6 (left: 4 6)", "4 * 6 = 24 (left: 24)")
     state = State("4 9 10 13", steps)
     model = ScriptedModel([" (10 - 4) * (13 - 9) = 24", " garbage", " (10 - 4) * (13 - 9) = 24"])
-    task = Game24(n_answers=3)
+    task = Game24(n_answers=3, answer_by="model")
     answers = task.propose(model, state, 1, temperature=0.7, seed=0)
     assert answers == ["Answer: (10 - 4) * (13 - 9) = 24"]
     assert model.calls[0]["prompt"].endswith("4 * 6 = 24 (left: 24)\nAnswer:")

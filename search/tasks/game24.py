@@ -56,8 +56,9 @@ class Game24:
         n_generate: propose samples per expansion when the search gives none.
         grammar: ``"moves"``: sample only legal moves (a grammar listing them); ``"format"``:
             any line shaped like a move; ``"off"``: free text, parsed afterwards.
-        answer_by: ``"model"``: the last step is the model writing the expression, as in the
-            paper; ``"steps"``: the expression is composed from the moves by bookkeeping.
+        answer_by: ``"steps"`` (default): the expression is composed from the model's own moves by
+            bookkeeping (no check of the result); ``"model"``: the last step is the model writing the
+            expression, as in the paper (small models copy their moves into a wrong expression).
         value_grammar: judge with a single label word (fast; for small models), from the paper's
             value examples without their reasoning lines, instead of the paper's free reasoning
             lines ending in the label.
@@ -71,7 +72,7 @@ class Game24:
     style: Literal["sample", "list"] = "sample"
     n_generate: int | None = None  # None: 8 one-move samples ("sample"), 1 list of moves ("list", the paper)
     grammar: Literal["moves", "format", "off"] = "moves"
-    answer_by: Literal["model", "steps"] = "model"
+    answer_by: Literal["model", "steps"] = "steps"
     value_grammar: bool = True
     max_moves: int = 8
     n_answers: int = 3

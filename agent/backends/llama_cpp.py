@@ -1,0 +1,318 @@
+"""The llama.cpp backend: the runtime's default, on CPU, through llama-cpp-python's C API.
+
+One context holds a unified KV cache shared by up to ``n_seq_max`` sequences. A call
+evaluates only the part of the prompt that differs from what sequence 0 already holds
+(the previous prompt plus its first sample), then draws its ``n`` samples as parallel
+sequences of one batch: the prompt's cache cells are shared, not copied, and each step
+decodes one token for every live sample in a single ``llama_decode``.
+
+Example:
+    >>> m = LlamaCppModel()  # the embedded SmolLM2-135M-Instruct
+    >>> prompt = m.render([{"role": "user", "content": "Say yes or no."}])
+    >>> m.complete(prompt, grammar='root ::= "yes" | "no"').text in ("yes", "no")
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+import time
+from pathlib import Path
+
+from agent.backends import llama_batch as low
+from agent.backends.llama_batch import LOG_SINK, Batch, Limits, Sample
+from agent.embedded import default_adapter_path, embedded_model_path
+from agent.model import Completion, ModelError
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class LlamaCppModel:
+    """A GGUF model (optionally with a GGUF LoRA adapter) run by llama.cpp.
+
+    Args:
+        path: the ``.gguf`` model; ``None`` for the embedded SmolLM2-135M-Instruct (with the
+            shipped default adapter, if any, when ``adapter`` is also ``None``).
+        adapter: a GGUF LoRA adapter applied on top of the model.
+        n_ctx: KV cache cells, shared by all sequences (prompt cells are shared by the samples).
+        n_threads: CPU threads; default ``os.cpu_count()``.
+        n_seq_max: the most samples drawn in one batch; larger ``n`` runs in rounds.
+        verbose: let llama.cpp's own logging through to stderr.
+        probe: first load the files in a child process (once per file and process, about a
+            second), so a corrupt file that would abort llama.cpp raises :class:`ModelError`.
+
+    Raises:
+        ModelError: a missing, non-GGUF, corrupt or truncated model or adapter file.
+    """
+
+    top_k = 40  # sampling at temperature > 0 follows llama.cpp's defaults
+    top_p = 0.95
+    min_p = 0.05
+
+    def __init__(self, path: str | None = None, *, adapter: str | None = None, n_ctx: int = 4096,
+                 n_threads: int | None = None, n_seq_max: int = 8, verbose: bool = False, probe: bool = True):
+        try:
+            import llama_cpp
+        except ImportError as err:
+            raise ModelError("llama-cpp-python is not installed: `pip install llama-cpp-python==0.3.36`") from err
+        if path is None:
+            path, adapter = embedded_model_path(), adapter or default_adapter_path()
+        self.path, self.adapter = Path(path), Path(adapter) if adapter else None
+        self.name = self.path.name + (f"+{self.adapter.name}" if self.adapter else "")
+        self.n_ctx, self.n_seq_max = n_ctx, max(1, n_seq_max)
+        self.n_batch = min(n_ctx, 512)
+        self._model = self._ctx = self._batch = self._lora = None
+        self._grammars: dict[str, object] = {}
+        low.check_gguf(self.path, "model")
+        if self.adapter:
+            low.check_gguf(self.adapter, "LoRA adapter")
+        if probe:
+            low.probe_gguf(self.path, self.adapter)
+        LOG_SINK.install(verbose)
+        llama_cpp.llama_backend_init()  # cheap and idempotent
+        self._load(n_threads or os.cpu_count() or 1)
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self._mem = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = Batch(max(self.n_batch, self.n_seq_max))
+        self._pieces: dict[int, bytes] = {}
+        self._cache: list[int] = []  # the tokens sequence 0 holds in the KV cache
+        self._lock = threading.Lock()
+        self._template = self._meta("tokenizer.chat_template") or CHATML
+
+    def _load(self, n_threads: int) -> None:
+        import llama_cpp
+
+        LOG_SINK.errors.clear()
+        mparams = llama_cpp.llama_model_default_params()
+        self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
+        if not self._model:
+            raise ModelError(f"{self.path}: llama.cpp cannot load this GGUF ({LOG_SINK.last_error()}); "
+                             "the file is corrupt or truncated: export or download it again")
+        if self.adapter:
+            self._lora = llama_cpp.llama_adapter_lora_init(self._model, str(self.adapter).encode())
+            if not self._lora:
+                raise ModelError(f"{self.adapter}: llama.cpp cannot load this LoRA adapter "
+                                 f"({LOG_SINK.last_error()}); is it a GGUF LoRA made for {self.path.name}?")
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx, cparams.n_batch, cparams.n_ubatch = self.n_ctx, self.n_batch, self.n_batch
+        cparams.n_seq_max, cparams.kv_unified, cparams.no_perf = self.n_seq_max, True, True
+        cparams.n_threads = cparams.n_threads_batch = n_threads
+        self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            raise ModelError(f"{self.path}: llama.cpp cannot create a context with n_ctx={self.n_ctx} "
+                             f"({LOG_SINK.last_error()}); try a smaller n_ctx")
+        if self._lora:
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._lora)
+            if llama_cpp.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
+                raise ModelError(f"{self.adapter}: llama.cpp cannot apply this LoRA adapter to {self.path.name}")
+
+    def _meta(self, key: str) -> str | None:
+        import llama_cpp
+
+        size = 1 << 16
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, size)
+            if n < 0:
+                return None
+            if n < size:
+                return buf.value.decode("utf-8", "replace")
+            size = n + 1
+
+    # -- the Model protocol ---------------------------------------------------------------
+
+    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """Render chat messages with the chat template from the GGUF metadata."""
+        import jinja2.sandbox
+
+        def raise_exception(message: str):
+            raise ModelError(f"{self.name}: chat template error: {message}")
+
+        env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = raise_exception
+        return env.from_string(self._template).render(
+            messages=messages, add_generation_prompt=add_generation_prompt,
+            bos_token=self._special_text("bos"), eos_token=self._special_text("eos"),
+        )
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` encodes to (special tokens in the text count as one)."""
+        return len(self._tokenize(text, add_special=False))
+
+    def complete(self, prompt: str, *, stop: list[str] | tuple[str, ...] = (), grammar: str | None = None,
+                 n: int = 1, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = None,
+                 logprobs: bool = False) -> Completion:
+        """Continue ``prompt`` with ``n`` samples drawn as parallel sequences of one batch.
+
+        See :meth:`agent.model.Model.complete`. Seeded samples are repeatable: sample ``i``
+        uses seed ``seed + i``.
+        """
+        if n < 1 or max_tokens < 0:
+            raise ValueError(f"n must be >= 1 and max_tokens >= 0, got n={n}, max_tokens={max_tokens}")
+        start = time.perf_counter()
+        limits = Limits(tuple(stop), max_tokens, logprobs)
+        with self._lock:
+            tokens = self._tokenize(prompt, add_special=True) or [self._special("bos")]
+            if len(tokens) >= self.n_ctx:
+                raise ModelError(f"{self.name}: the prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
+                                 "holds; shorten it or raise n_ctx")
+            parser = self._grammar(grammar) if grammar else None
+            evaluated, samples = 0, []
+            for first in range(0, n, self.n_seq_max):
+                evaluated += self._prefill(tokens)
+                count = min(self.n_seq_max, n - first)
+                samples += self._sample(tokens, first, count, limits, parser, temperature, seed)
+        return Completion(
+            texts=[s.text for s in samples],
+            prompt_tokens=evaluated,
+            completion_tokens=sum(len(s.tokens) for s in samples),
+            seconds=time.perf_counter() - start,
+            logprobs=[s.logprobs for s in samples] if logprobs else None,
+            finish_reasons=[s.finish or "length" for s in samples],
+        )
+
+    # -- the KV cache and the batch -------------------------------------------------------
+
+    def _prefill(self, tokens: list[int]) -> int:
+        """Make sequence 0 hold ``tokens``, evaluating only what the cache lacks; the last
+        token is always decoded alone, so sampling starts from the same logits whatever was
+        cached. Returns the number of tokens evaluated."""
+        import llama_cpp
+
+        keep = 0
+        for cached, token in zip(self._cache, tokens[:-1]):
+            if cached != token:
+                break
+            keep += 1
+        if not llama_cpp.llama_memory_seq_rm(self._mem, -1, keep, -1):
+            llama_cpp.llama_memory_clear(self._mem, True)
+            keep = 0
+        self._cache = tokens[:keep]
+        body = tokens[keep:-1]
+        for at in range(0, len(body), self.n_batch):
+            self._decode([(t, keep + at + i, 0, False) for i, t in enumerate(body[at: at + self.n_batch])])
+        self._decode([(tokens[-1], len(tokens) - 1, 0, True)])
+        return len(tokens) - keep
+
+    def _decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
+        import llama_cpp
+
+        self._batch.fill(rows)
+        status = llama_cpp.llama_decode(self._ctx, self._batch.raw)
+        if status != 0:
+            llama_cpp.llama_memory_clear(self._mem, True)
+            self._cache = []
+            raise ModelError(f"{self.name}: llama_decode failed with status {status} ({LOG_SINK.last_error()})")
+        self._cache += [row[0] for row in rows]
+
+    def _sample(self, tokens: list[int], first: int, count: int, limits: Limits, parser, temperature: float,
+                seed: int | None) -> list[Sample]:
+        """Draw ``count`` samples (global indices from ``first``) as sequences 0..count-1."""
+        import llama_cpp
+
+        samples = []
+        for j in range(count):
+            if j:
+                llama_cpp.llama_memory_seq_cp(self._mem, 0, j, -1, -1)
+            draw_seed = low.RANDOM_SEED if seed is None else (seed + first + j) % low.RANDOM_SEED
+            chain = low.make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
+            grammar = llama_cpp.llama_sampler_clone(parser) if parser else None
+            samples.append(Sample(seq_id=j, chain=chain, grammar=grammar, pos=len(tokens)))
+        try:
+            if limits.max_tokens > 0:
+                low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
+            self._cache = tokens + samples[0].tokens[: samples[0].decoded]
+        except BaseException:
+            llama_cpp.llama_memory_clear(self._mem, True)
+            self._cache = []
+            raise
+        finally:
+            for sample in samples:
+                llama_cpp.llama_sampler_free(sample.chain)
+                if sample.grammar:
+                    llama_cpp.llama_sampler_free(sample.grammar)
+            for j in range(1, count):
+                llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
+        return samples
+
+    # -- vocabulary, grammars, cleanup ----------------------------------------------------
+
+    def _tokenize(self, text: str, add_special: bool) -> list[int]:
+        import llama_cpp
+
+        data = text.encode("utf-8")
+        size = len(data) + 8
+        for _ in range(2):
+            out = (llama_cpp.llama_token * size)()
+            got = llama_cpp.llama_tokenize(self._vocab, data, len(data), out, size, add_special, True)
+            if got >= 0:
+                return list(out[:got])
+            size = -got
+        raise ModelError(f"{self.name}: cannot tokenize a text of {len(data)} bytes")
+
+    def _piece(self, token: int) -> bytes:
+        """The bytes of one token (cached; control tokens render as nothing)."""
+        import llama_cpp
+
+        piece = self._pieces.get(token)
+        if piece is None:
+            buf = ctypes.create_string_buffer(64)
+            got = llama_cpp.llama_token_to_piece(self._vocab, token, buf, 64, 0, False)
+            if got < 0:
+                buf = ctypes.create_string_buffer(-got)
+                got = llama_cpp.llama_token_to_piece(self._vocab, token, buf, -got, 0, False)
+            piece = self._pieces[token] = buf.raw[:got]
+        return piece
+
+    def _special(self, which: str) -> int:
+        """The id of the ``"bos"`` or ``"eos"`` token (BOS falls back to EOS; -1 if neither)."""
+        import llama_cpp
+
+        bos = llama_cpp.llama_vocab_bos(self._vocab)
+        return bos if which == "bos" and bos >= 0 else llama_cpp.llama_vocab_eos(self._vocab)
+
+    def _special_text(self, which: str) -> str:
+        import llama_cpp
+
+        token = self._special(which)
+        return llama_cpp.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace") if token >= 0 else ""
+
+    def _grammar(self, grammar: str):
+        """A parsed GBNF grammar sampler, cached per grammar text (each sample clones it)."""
+        import llama_cpp
+
+        parser = self._grammars.get(grammar)
+        if parser is None:
+            LOG_SINK.errors.clear()
+            parser = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
+            if not parser:
+                raise ModelError(f"{self.name}: llama.cpp rejected the GBNF grammar ({LOG_SINK.last_error()})")
+            if len(self._grammars) >= 32:
+                llama_cpp.llama_sampler_free(self._grammars.pop(next(iter(self._grammars))))
+            self._grammars[grammar] = parser
+        return parser
+
+    def close(self) -> None:
+        """Free the llama.cpp context, adapter and model (also done when collected)."""
+        import llama_cpp
+
+        for parser in getattr(self, "_grammars", {}).values():
+            llama_cpp.llama_sampler_free(parser)
+        self._grammars = {}
+        if getattr(self, "_batch", None) is not None:
+            self._batch.close()
+        for attr, free in (("_ctx", llama_cpp.llama_free), ("_lora", llama_cpp.llama_adapter_lora_free),
+                           ("_model", llama_cpp.llama_model_free)):
+            if getattr(self, attr, None):
+                free(getattr(self, attr))
+            setattr(self, attr, None)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit llama_cpp may be gone already
+            self.close()
