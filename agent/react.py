@@ -134,7 +134,7 @@ class ReActAgent:
         if problem:
             return f"Error: {problem}", StepError("bad_args", problem)
         try:
-            result = tool(**action.args)
+            result = tool.run(**action.args)
         except ToolError as err:
             return f"Error: {err}", StepError("tool_error", str(err))
         except Exception as err:  # a tool's own bug is still the model's observation, not a crash

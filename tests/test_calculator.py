@@ -78,7 +78,7 @@ def test_big_but_allowed_numbers_are_exact():
 def test_huge_results_are_refused_at_once(expression):
     start = time.monotonic()
     with pytest.raises(ToolError, match="too large|digits"):
-        calc(expression=expression)
+        calc.run(expression=expression)
     assert time.monotonic() - start < 1.0
 
 
@@ -91,7 +91,7 @@ def test_trivial_bases_with_huge_exponents_are_fine():
 @pytest.mark.parametrize("expression", ["1/0", "5 // 0", "5 % 0", "0**-1", "1/(2-2)"])
 def test_division_by_zero(expression):
     with pytest.raises(ToolError, match="^division by zero$"):
-        calc(expression=expression)
+        calc.run(expression=expression)
 
 
 @pytest.mark.parametrize(
@@ -123,19 +123,19 @@ def test_division_by_zero(expression):
 )
 def test_rejects_everything_but_arithmetic(expression, message):
     with pytest.raises(ToolError, match=message):
-        calc(expression=expression)
+        calc.run(expression=expression)
 
 
 def test_long_and_deep_expressions_are_refused_cleanly():
     with pytest.raises(ToolError, match="too long"):
-        calc(expression="1+" * 2000 + "1")
+        calc.run(expression="1+" * 2000 + "1")
     with pytest.raises(ToolError):
-        calc(expression="(" * 500 + "1" + ")" * 500)
+        calc.run(expression="(" * 500 + "1" + ")" * 500)
 
 
 def _str_or_tool_error(expression: str) -> None:
     try:
-        result = calc(expression=expression)
+        result = calc.run(expression=expression)
     except ToolError:
         return
     assert isinstance(result, str)
@@ -152,3 +152,8 @@ def test_any_text_gives_a_string_or_a_tool_error(expression):
 @given(st.text(alphabet="0123456789+-*/%().,^x× e", max_size=40))
 def test_any_arithmetic_looking_text_gives_a_string_or_a_tool_error(expression):
     _str_or_tool_error(expression)
+
+
+def test_calling_the_tool_returns_errors_as_text():
+    assert calc(expression="1/0") == "Error: division by zero"
+    assert calc(expression="9**9**9**9").startswith("Error: ")

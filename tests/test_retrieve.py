@@ -37,7 +37,7 @@ def test_k_limits_the_number_of_passages(notes):
     both = search(query="euros", k=2)
     assert "[1]" in both and "[2]" in both and "[3]" not in both
     with pytest.raises(ToolError, match="k must be at least 1"):
-        search(query="ferry", k=0)
+        search.run(query="ferry", k=0)
 
 
 def test_hidden_and_other_files_are_ignored(notes):
@@ -77,28 +77,28 @@ def test_missing_and_empty_folders_are_clear_errors(tmp_path):
         make_retrieve_tool(tmp_path / "nope")
     empty = make_retrieve_tool(tmp_path)
     with pytest.raises(ToolError, match=r"no \.txt or \.md files"):
-        empty(query="anything")
+        empty.run(query="anything")
     (tmp_path / "blank.md").write_text("\n\n")
     with pytest.raises(ToolError, match=r"no \.txt or \.md files"):
-        empty(query="anything")
+        empty.run(query="anything")
     gone = tmp_path / "gone"
     gone.mkdir()
     search = make_retrieve_tool(gone)
     gone.rmdir()
     with pytest.raises(ToolError, match="does not exist"):
-        search(query="anything")
+        search.run(query="anything")
 
 
 def test_query_without_words_is_refused(notes):
     with pytest.raises(ToolError, match="no searchable words"):
-        make_retrieve_tool(notes)(query="the ?!")
+        make_retrieve_tool(notes).run(query="the ?!")
 
 
 def test_builtin_tool_reads_the_environment_variable(notes, monkeypatch):
     search = get_tool("retrieve")
     monkeypatch.delenv(ENV_VAR, raising=False)
     with pytest.raises(ToolError, match=ENV_VAR):
-        search(query="ferry")
+        search.run(query="ferry")
     monkeypatch.setenv(ENV_VAR, str(notes))
     assert search(query="lighthouse built", k=1).startswith("[1] lighthouse.md")
     assert search.parameters["required"] == ["query"]

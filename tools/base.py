@@ -59,6 +59,14 @@ class Tool:
     fn: Callable[..., Any] = field(repr=False)
 
     def __call__(self, **kwargs: Any) -> str:
+        """Run the tool; a :class:`ToolError` comes back as ``"Error: ..."``, the text the model would see."""
+        try:
+            return self.run(**kwargs)
+        except ToolError as err:
+            return f"Error: {err}"
+
+    def run(self, **kwargs: Any) -> str:
+        """Run the tool; a bad call raises :class:`ToolError` (the ReAct loop records it as a tool error)."""
         return str(self.fn(**kwargs))
 
     def check_args(self, args: dict[str, Any]) -> str | None:

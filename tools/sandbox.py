@@ -19,7 +19,6 @@ import errno
 import functools
 import io
 import json
-import linecache
 import os
 import platform
 import re
@@ -342,8 +341,7 @@ def _guard_writes(workdir: str) -> list[str]:
 
 def _exec_user_code(code: str) -> None:
     """Run the code as ``__main__``; an exception prints the last frames of its traceback (never returns)."""
-    name = "<sandbox>"
-    linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+    name = "<sandbox>"  # not put in linecache: tracebacks name the line without echoing the code back
     sys.argv = [name]
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)  # what was printed survives a kill
