@@ -1,0 +1,161 @@
+"""Examples to token ids and labels, and labels to batches (padded or packed).
+
+Each example is rendered with the model's own chat template. Labels are ``-100`` on every prompt
+token (system, user, the assistant header) and on the tool's Observation text (the runtime writes
+it, the model does not); the loss falls on the assistant's reasoning, answer and end-of-turn token.
+
+Packing puts several examples in one row. They never attend to each other: ``position_ids``
+restart at 0 for each example and no attention mask is passed, which transformers reads as a
+packed batch (block-diagonal attention in sdpa/eager/flash kernels). Targets are shifted inside
+each example, so no token learns to predict the next example's first token.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from finetune.data import DataError, Example
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100  # the label torch's cross-entropy skips
+_OBSERVATION = re.compile(r"^Observation: ?(.*\n?)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One tokenized example: ``labels[i]`` is ``input_ids[i]`` where the loss applies, else -100."""
+
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def n_train(self) -> int:
+        """How many tokens carry a loss."""
+        return sum(1 for x in self.labels if x != IGNORE)
+
+
+def _char_spans(example: Example, tokenizer: Any) -> tuple[str, int, int, list[tuple[int, int]]]:
+    """The full chat text, the trained character range and the masked Observation spans inside it."""
+    messages = example.prompt_messages()
+    target = example.target()
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": target}], tokenize=False)
+    body = target.strip()
+    found = full.find(body, len(prompt)) if full.startswith(prompt) else -1
+    if found < 0:
+        raise DataError("the model's chat template does not render the prompt as a prefix of the whole chat; "
+                        "use a model whose template appends the assistant turn after the generation prompt")
+    start, end = len(prompt), found + len(body)
+    eos = tokenizer.eos_token
+    if eos and eos in full[end:]:
+        end = full.index(eos, end) + len(eos)  # the end-of-turn token is learnt: the model must stop
+    shift = found - (len(target) - len(target.lstrip()))  # where target[0] sits in the full text
+    skip = [(shift + m.start(1), shift + m.end(1)) for m in _OBSERVATION.finditer(target)]
+    return full, start, end, skip
+
+
+def encode(example: Example, tokenizer: Any, seq_len: int) -> Encoded | None:
+    """Token ids and labels of ``example``, cut at ``seq_len``; ``None`` when no trained token is left.
+
+    Raises:
+        DataError: the tokenizer cannot report character offsets, or the chat template is unusable.
+    """
+    full, start, end, skip = _char_spans(example, tokenizer)
+    try:
+        enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    except NotImplementedError as err:
+        raise DataError("the tokenizer cannot map tokens to characters; use a model with a fast tokenizer") from err
+    ids = list(enc["input_ids"])[:seq_len]
+    labels = []
+    for tid, (s, _e) in zip(ids, enc["offset_mapping"]):
+        trained = start <= s < end and not any(a <= s < b for a, b in skip)
+        labels.append(tid if trained else IGNORE)
+    encoded = Encoded(ids, labels)
+    return encoded if encoded.n_train else None
+
+
+def encode_all(examples: list[Example], tokenizer: Any, seq_len: int) -> list[Encoded]:
+    """Encode every example, dropping (with a warning) those whose answer does not fit in ``seq_len``."""
+    out = [e for e in (encode(ex, tokenizer, seq_len) for ex in examples) if e is not None]
+    if len(out) < len(examples):
+        log.warning("%d of %d examples have no answer token within seq_len=%d and were dropped",
+                    len(examples) - len(out), len(examples), seq_len)
+    if not out:
+        raise DataError(f"no example fits in seq_len={seq_len} tokens; raise --seq-len")
+    return out
+
+
+def plan_epoch(lengths: list[int], epoch: int, seed: int, batch_size: int, packing: bool,
+               seq_len: int) -> list[list[list[int]]]:
+    """The micro-batches of one epoch: batches of rows of example indices, shuffled by (seed, epoch).
+
+    Without packing each row is one example; with packing, consecutive examples of the shuffled
+    order fill a row up to ``seq_len`` tokens.
+    """
+    order = list(range(len(lengths)))
+    random.Random(f"{seed}:{epoch}").shuffle(order)
+    rows: list[list[int]] = []
+    used = seq_len + 1
+    for i in order:
+        if packing and rows and used + lengths[i] <= seq_len:
+            rows[-1].append(i)
+            used += lengths[i]
+        else:
+            rows.append([i])
+            used = lengths[i]
+    return [rows[k:k + batch_size] for k in range(0, len(rows), batch_size)]
+
+
+def collate(rows: list[list[Encoded]], pad_id: int, packing: bool) -> dict[str, Any]:
+    """Tensors for one micro-batch of rows (each row one example, or several when packing).
+
+    Returns:
+        ``input_ids``, ``targets`` (next-token labels, shifted inside each example) and either
+        ``attention_mask`` and ``prefix_len`` (padded; see :func:`shared_prefix`) or ``position_ids``
+        (packed); plus ``n_tokens`` (real tokens).
+    """
+    import torch
+
+    width = max(sum(len(e.input_ids) for e in row) for row in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    targets = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for e in row:
+            n = len(e.input_ids)
+            ids[r, at:at + n] = torch.tensor(e.input_ids)
+            targets[r, at:at + n - 1] = torch.tensor(e.labels[1:])
+            positions[r, at:at + n] = torch.arange(n)
+            mask[r, at:at + n] = 1
+            at += n
+        positions[r, at:] = torch.arange(width - at)  # padding is a segment of its own
+    batch = {"input_ids": ids, "targets": targets, "n_tokens": int(mask.sum())}
+    if packing:
+        batch["position_ids"] = positions
+    else:
+        batch["attention_mask"] = mask
+        batch["prefix_len"] = shared_prefix([row[0] for row in rows])
+    return batch
+
+
+def shared_prefix(examples: list[Encoded], minimum: int = 16) -> int:
+    """Leading tokens every example has in common and none is trained on (0 when under ``minimum``).
+
+    The last shared position must not carry a target either: its target is the next token.
+    """
+    if len(examples) < 2:
+        return 0
+    n = min(len(e.input_ids) for e in examples) - 1
+    for k in range(n):
+        first = examples[0].input_ids[k]
+        if any(e.input_ids[k] != first or e.labels[k] != IGNORE or e.labels[k + 1] != IGNORE for e in examples):
+            n = k
+            break
+    return n if n >= minimum else 0
