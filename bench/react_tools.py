@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent import load_model  # noqa: E402
-from agent.consistency import normalize_answer  # noqa: E402
-from agent.react import ReActAgent, ReActConfig  # noqa: E402
-from tools import load_tools  # noqa: E402
+from agent import load_model
+from agent.consistency import normalize_answer
+from agent.react import ReActAgent, ReActConfig
+from tools import load_tools
 
 DATA = Path(__file__).parent / "data" / "tool_questions_40.jsonl"
 
