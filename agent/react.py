@@ -38,7 +38,7 @@ class ReActConfig:
     """Settings of one ReAct run."""
 
     max_steps: int = 8  # the last allowed step must give a final answer
-    max_tokens: int = 200  # per step; the grammar bounds the thought, so this covers tool input
+    max_tokens: int = 320  # per step; the grammar bounds the thought (240 chars), the rest is tool input
     temperature: float = 0.0  # 0 is greedy; self-consistency needs > 0
     seed: int | None = None
     grammar: bool = True  # constrain decoding where the backend supports GBNF
@@ -91,7 +91,7 @@ class ReActAgent:
         }
         return traj
 
-    def _generate(self, traj: Trajectory, force_final: bool) -> tuple[str, int]:
+    def _generate(self, traj: Trajectory, force_final: bool) -> tuple[str, int, bool]:
         prompt = self.prompt(traj)
         if force_final:
             prompt += render("force_final")
@@ -103,12 +103,16 @@ class ReActAgent:
         text = out.text
         if force_final and not text.lstrip().startswith("Thought:"):
             text = render("force_final") + text
-        return text, out.completion_tokens
+        truncated = bool(out.finish_reasons) and out.finish_reasons[0] == "length"
+        return text, out.completion_tokens, truncated
 
     def _step(self, traj: Trajectory, force_final: bool, drawn: str | None) -> Step:
         t0 = time.perf_counter()
-        text, tokens = (drawn, 0) if drawn is not None else self._generate(traj, force_final)
+        text, tokens, truncated = (drawn, 0, False) if drawn is not None else self._generate(traj, force_final)
         parsed = parse_step(text, self._first_args)
+        if truncated and parsed.error is not None:  # well-formed so far (grammar), but out of tokens
+            msg = f"the step was cut off after {tokens} tokens; keep the Thought to one line and the input short"
+            parsed = Parsed(parsed.thought, parsed.action, parsed.answer, StepError("truncated", msg))
         step = Step(thought=parsed.thought, action=parsed.action, answer=parsed.answer, tokens=tokens, raw=text)
         if parsed.error is None and parsed.action is not None:
             step.observation, step.error = self._act(parsed, traj)

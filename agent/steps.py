@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-ErrorType = Literal["parse", "unknown_tool", "bad_args", "tool_error", "repeat", "max_steps"]
+ErrorType = Literal["parse", "unknown_tool", "bad_args", "tool_error", "repeat", "truncated", "max_steps"]
 
 
 @dataclass(frozen=True)

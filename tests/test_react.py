@@ -152,3 +152,10 @@ def test_majority_vote_normalises_numbers():
 def test_invalid_config_raises():
     with pytest.raises(ValueError):
         ReActConfig(max_steps=0)
+
+
+def test_a_step_cut_off_by_max_tokens_is_reported_as_truncated():
+    long_input = act("add", {"a": 1, "b": 2}).replace('{"a"', '{"a"' + " x" * 50)
+    traj, _ = run([long_input, final("3")], max_tokens=20)
+    assert traj.steps[0].error.type == "truncated" and "cut off" in traj.steps[0].observation
+    assert traj.steps[0].action.tool == "add" and traj.answer == "3"

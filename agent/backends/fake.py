@@ -87,6 +87,9 @@ class ScriptedModel:
         texts, reasons = [], []
         for _ in range(n):
             text, reason = cut_at_stop(self._next(prompt), stop)
+            words = text.split(" ")
+            if len(words) > max_tokens:  # a "token" is a word here: long replies end like a real backend's
+                text, reason = " ".join(words[:max_tokens]), "length"
             texts.append(text)
             reasons.append(reason)
         return Completion(
