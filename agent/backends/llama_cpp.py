@@ -41,7 +41,7 @@ class LlamaCppModel:
             shipped default adapter, if any, when ``adapter`` is also ``None``).
         adapter: a GGUF LoRA adapter applied on top of the model.
         n_ctx: KV cache cells, shared by all sequences (prompt cells are shared by the samples).
-        n_threads: CPU threads; default ``os.cpu_count()``.
+        n_threads: CPU threads; default ``$AGENT_THREADS`` or ``os.cpu_count()`` (fewer helps on a busy machine).
         n_seq_max: the most samples drawn in one batch; larger ``n`` runs in rounds.
         verbose: let llama.cpp's own logging through to stderr.
         probe: first load the files in a child process (once per file and process, about a
@@ -76,7 +76,7 @@ class LlamaCppModel:
             low.probe_gguf(self.path, self.adapter)
         LOG_SINK.install(verbose)
         llama_cpp.llama_backend_init()  # cheap and idempotent
-        self._load(n_threads or os.cpu_count() or 1)
+        self._load(n_threads or int(os.environ.get("AGENT_THREADS") or 0) or os.cpu_count() or 1)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = Batch(max(self.n_batch, self.n_seq_max))
