@@ -56,46 +56,110 @@ def _missing_extra(name: str, missing: str) -> click.Command:
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """ReAct and Tree-of-Thoughts agents on small chain-of-thought fine-tuned models, offline on a CPU."""
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @cli.command()
 @click.argument("question")
-@click.option("--model", "model_spec", default=None, metavar="PATH|URL",
-              help="GGUF file (base.gguf+adapter.gguf for a LoRA), HF dir, or OpenAI-compatible URL. "
-                   "Default: the embedded fine-tuned SmolLM2.")
-@click.option("--tools", "tools_spec", default=None, metavar="LIST",
-              help="Comma list of tools or module:attr toolsets. Default: calculator,python.")
+@click.option(
+    "--model",
+    "model_spec",
+    default=None,
+    metavar="PATH|URL",
+    help="GGUF file (base.gguf+adapter.gguf for a LoRA), HF dir, or OpenAI-compatible URL. "
+    "Default: the embedded fine-tuned SmolLM2.",
+)
+@click.option(
+    "--tools",
+    "tools_spec",
+    default=None,
+    metavar="LIST",
+    help="Comma list of tools or module:attr toolsets. Default: calculator,python.",
+)
 @click.option("--strategy", type=click.Choice(["react", "tot"]), default="react", show_default=True)
 @click.option("--max-steps", type=click.IntRange(1, 100), default=8, show_default=True)
-@click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Self-consistency: run N trajectories and majority-vote the answer.")
-@click.option("--temperature", type=click.FloatRange(0, 5), default=None,
-              help="Sampling temperature (default 0, or 0.7 with --samples > 1).")
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Self-consistency: run N trajectories and majority-vote the answer.",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, 5),
+    default=None,
+    help="Sampling temperature (default 0, or 0.7 with --samples > 1).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the trace.")
-@click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Append the run as one JSON line to this file.")
-@click.option("--task", type=click.Choice(["game24", "gsm8k", "generic"]), default="generic", show_default=True,
-              help="ToT task.")
+@click.option(
+    "--trace",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append the run as one JSON line to this file.",
+)
+@click.option(
+    "--task", type=click.Choice(["game24", "gsm8k", "generic"]), default="generic", show_default=True, help="ToT task."
+)
 @click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True)
 @click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="ToT breadth.")
 @click.option("--evaluator", type=click.Choice(["value", "vote"]), default="value", show_default=True)
-@click.option("--tree", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the ToT search tree as an offline HTML page (.html) or JSON (.json).")
-def solve(question: str, model_spec: str | None, tools_spec: str | None, strategy: str, max_steps: int,
-          samples: int, temperature: float | None, seed: int, as_json: bool, trace: Path | None, task: str,
-          algorithm: str, beam: int, evaluator: str, tree: Path | None) -> None:
+@click.option(
+    "--tree",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the ToT search tree as an offline HTML page (.html) or JSON (.json).",
+)
+def solve(
+    question: str,
+    model_spec: str | None,
+    tools_spec: str | None,
+    strategy: str,
+    max_steps: int,
+    samples: int,
+    temperature: float | None,
+    seed: int,
+    as_json: bool,
+    trace: Path | None,
+    task: str,
+    algorithm: str,
+    beam: int,
+    evaluator: str,
+    tree: Path | None,
+) -> None:
     """Answer QUESTION with a ReAct agent (default) or a Tree-of-Thoughts search."""
     from agent.run import run_react, run_tot
 
     if strategy == "tot":
-        run_tot(question, model_spec, task=task, algorithm=algorithm, beam=beam, evaluator=evaluator,
-                tree=tree, seed=seed, temperature=temperature, as_json=as_json, trace=trace)
+        run_tot(
+            question,
+            model_spec,
+            task=task,
+            algorithm=algorithm,
+            beam=beam,
+            evaluator=evaluator,
+            tree=tree,
+            seed=seed,
+            temperature=temperature,
+            as_json=as_json,
+            trace=trace,
+        )
     else:
-        run_react(question, model_spec, tools_spec=tools_spec, max_steps=max_steps, samples=samples,
-                  temperature=temperature, seed=seed, as_json=as_json, trace=trace)
+        run_react(
+            question,
+            model_spec,
+            tools_spec=tools_spec,
+            max_steps=max_steps,
+            samples=samples,
+            temperature=temperature,
+            seed=seed,
+            as_json=as_json,
+            trace=trace,
+        )
 
 
 def main() -> None:

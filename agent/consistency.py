@@ -65,13 +65,22 @@ def self_consistency(agent: ReActAgent, question: str, samples: int) -> Vote:
     probe = Trajectory(question=question)
     use_grammar = cfg.grammar and getattr(agent.model, "supports_grammar", True)
     first = agent.model.complete(
-        agent.prompt(probe), stop=STOP, n=samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
-        seed=cfg.seed, grammar=agent._grammars[cfg.max_steps == 1] if use_grammar else None)
+        agent.prompt(probe),
+        stop=STOP,
+        n=samples,
+        max_tokens=cfg.max_tokens,
+        temperature=cfg.temperature,
+        seed=cfg.seed,
+        grammar=agent._grammars[cfg.max_steps == 1] if use_grammar else None,
+    )
     trajs = []
     for i, text in enumerate(first.texts):
-        runner = ReActAgent(agent.model, list(agent.tools.values()),
-                            replace(cfg, seed=None if cfg.seed is None else cfg.seed + 1000 * (i + 1)),
-                            on_step=agent.on_step)
+        runner = ReActAgent(
+            agent.model,
+            list(agent.tools.values()),
+            replace(cfg, seed=None if cfg.seed is None else cfg.seed + 1000 * (i + 1)),
+            on_step=agent.on_step,
+        )
         traj = runner.run(question, first=text)
         traj.steps[0].tokens = first.completion_tokens // samples
         traj.stats["tokens"] = sum(s.tokens for s in traj.steps)

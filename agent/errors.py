@@ -11,5 +11,12 @@ class UserError(Exception):
     """A mistake in what the user asked for (bad file, bad option value)."""
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (UserError, ModelError, ToolNotFound, PromptError, ValueError,
-                                                 FileNotFoundError, PermissionError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError,
+    ModelError,
+    ToolNotFound,
+    PromptError,
+    ValueError,
+    FileNotFoundError,
+    PermissionError,
+)

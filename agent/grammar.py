@@ -63,7 +63,7 @@ def react_grammar(tools: list[Tool], final_only: bool = False) -> str:
         lines.append("action ::= " + " | ".join(_rule_name(t.name) for t in tools))
         for t in tools:
             lines.append(
-                f'{_rule_name(t.name)} ::= {_quote("Action: " + t.name + chr(10) + "Action Input: ")} '
+                f"{_rule_name(t.name)} ::= {_quote('Action: ' + t.name + chr(10) + 'Action Input: ')} "
                 f'{_args_rule(t)} "\\n"'
             )
     return "\n".join(lines) + _COMMON

@@ -69,12 +69,19 @@ def parse_step(text: str, first_args: dict[str, str] | None = None) -> Parsed:
         raw = input_m.group(1) if input_m else ""
         args = _parse_args(raw, first_args.get(tool))
         if args is None:
-            return Parsed(thought, Action(tool, {}), error=StepError(
-                "parse", 'Action Input must be a JSON object, for example {"expression": "2 + 2"}.'))
+            return Parsed(
+                thought,
+                Action(tool, {}),
+                error=StepError("parse", 'Action Input must be a JSON object, for example {"expression": "2 + 2"}.'),
+            )
         return Parsed(thought, Action(tool, args))
     if final_m and final_m.group(1).strip():
         return Parsed(thought, answer=final_m.group(1).strip().splitlines()[0].strip())
     if not thought:
-        return Parsed("", error=StepError("parse", "Start with 'Thought:' then give an 'Action:' or a 'Final Answer:'."))
-    return Parsed(thought, error=StepError("parse", "After the Thought, write 'Action:' with 'Action Input:', "
-                                                    "or 'Final Answer:'."))
+        return Parsed(
+            "", error=StepError("parse", "Start with 'Thought:' then give an 'Action:' or a 'Final Answer:'.")
+        )
+    return Parsed(
+        thought,
+        error=StepError("parse", "After the Thought, write 'Action:' with 'Action Input:', or 'Final Answer:'."),
+    )

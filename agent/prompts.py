@@ -75,8 +75,7 @@ def render_react_prompt(question: str, tools: list[Tool]) -> list[dict[str, str]
     The assistant's turn that follows is :meth:`agent.steps.Trajectory.render`.
     """
     first_arg = next(iter(tools[0].parameters.get("properties", {"input": {}}))) if tools else "input"
-    system = render("react_system", tool_list=tool_list(tools), first_arg=first_arg,
-                    example=render("react_example"))
+    system = render("react_system", tool_list=tool_list(tools), first_arg=first_arg, example=render("react_example"))
     return [
         {"role": "system", "content": system},
         {"role": "user", "content": render("react_user", question=question.strip())},

@@ -54,8 +54,13 @@ class ReActConfig:
 class ReActAgent:
     """Drives a model through the ReAct format with a set of tools."""
 
-    def __init__(self, model: Model, tools: list[Tool], config: ReActConfig | None = None,
-                 on_step: Callable[[Step], None] | None = None):
+    def __init__(
+        self,
+        model: Model,
+        tools: list[Tool],
+        config: ReActConfig | None = None,
+        on_step: Callable[[Step], None] | None = None,
+    ):
         self.model = model
         self.tools = {t.name: t for t in tools}
         self.config = config or ReActConfig()
@@ -97,9 +102,13 @@ class ReActAgent:
             prompt += render("force_final")
         use_grammar = self.config.grammar and getattr(self.model, "supports_grammar", True)
         out = self.model.complete(
-            prompt, stop=STOP, grammar=self._grammars[force_final] if use_grammar else None,
-            max_tokens=self.config.max_tokens, temperature=self.config.temperature,
-            seed=None if self.config.seed is None else self.config.seed + len(traj.steps))
+            prompt,
+            stop=STOP,
+            grammar=self._grammars[force_final] if use_grammar else None,
+            max_tokens=self.config.max_tokens,
+            temperature=self.config.temperature,
+            seed=None if self.config.seed is None else self.config.seed + len(traj.steps),
+        )
         text = out.text
         if force_final and not text.lstrip().startswith("Thought:"):
             text = render("force_final") + text
@@ -141,7 +150,7 @@ class ReActAgent:
             result = tool.run(**action.args)
         except ToolError as err:
             return f"Error: {err}", StepError("tool_error", str(err))
-        except Exception as err:  # a tool's own bug is still the model's observation, not a crash
+        except Exception as err:  # noqa: BLE001 - a tool's own bug is still the model's observation, not a crash
             log.warning("tool %s raised %r", tool.name, err)
             return f"Error: {type(err).__name__}: {err}", StepError("tool_error", f"{type(err).__name__}: {err}")
         if len(result) > MAX_OBSERVATION_CHARS:

@@ -17,16 +17,27 @@ def show_step(step: Step) -> None:
     out = sys.stderr
     click.secho(f"Thought: {step.thought}", fg="cyan", file=out)
     if step.action is not None:
-        click.secho(f"Action: {step.action.tool} {json.dumps(step.action.args, ensure_ascii=False)}", fg="yellow",
-                    file=out)
+        click.secho(
+            f"Action: {step.action.tool} {json.dumps(step.action.args, ensure_ascii=False)}", fg="yellow", file=out
+        )
     if step.observation is not None:
         click.secho(f"Observation: {step.observation}", fg="red" if step.error else "green", file=out)
     if step.answer is not None:
         click.secho(f"Final Answer: {step.answer}", bold=True, file=out)
 
 
-def run_react(question: str, model_spec: str | None, *, tools_spec: str | None, max_steps: int, samples: int,
-              temperature: float | None, seed: int, as_json: bool, trace: Path | None) -> None:
+def run_react(
+    question: str,
+    model_spec: str | None,
+    *,
+    tools_spec: str | None,
+    max_steps: int,
+    samples: int,
+    temperature: float | None,
+    seed: int,
+    as_json: bool,
+    trace: Path | None,
+) -> None:
     """``agent solve`` with the ReAct strategy (and self-consistency when samples > 1)."""
     from agent.consistency import self_consistency
     from agent.model import load_model
@@ -42,29 +53,52 @@ def run_react(question: str, model_spec: str | None, *, tools_spec: str | None, 
         vote = self_consistency(agent, question, samples)
         traj = vote.best
         traj.answer = vote.answer
-        traj.stats.update(samples=samples, votes=vote.votes,
-                          tokens_all=sum(t.stats.get("tokens", 0) for t in vote.trajectories))
+        traj.stats.update(
+            samples=samples, votes=vote.votes, tokens_all=sum(t.stats.get("tokens", 0) for t in vote.trajectories)
+        )
     else:
         traj = agent.run(question)
     if trace is not None:
         append_jsonl(trace, traj.to_dict())
     if as_json:
-        click.echo(json.dumps({"answer": traj.answer, "steps": [s.to_dict() for s in traj.steps],
-                               "stats": traj.stats, "model": traj.model}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "answer": traj.answer,
+                    "steps": [s.to_dict() for s in traj.steps],
+                    "stats": traj.stats,
+                    "model": traj.model,
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         click.echo(traj.answer if traj.answer is not None else "(no answer)")
 
 
-def run_tot(question: str, model_spec: str | None, *, task: str, algorithm: str, beam: int, evaluator: str,
-            tree: Path | None, seed: int, temperature: float | None, as_json: bool, trace: Path | None) -> None:
+def run_tot(
+    question: str,
+    model_spec: str | None,
+    *,
+    task: str,
+    algorithm: str,
+    beam: int,
+    evaluator: str,
+    tree: Path | None,
+    seed: int,
+    temperature: float | None,
+    as_json: bool,
+    trace: Path | None,
+) -> None:
     """``agent solve --strategy tot``: a Tree-of-Thoughts search."""
     from agent.model import load_model
     from search import solve
 
     model = load_model(model_spec)
     kwargs: dict = {} if temperature is None else {"temperature": temperature}
-    result = solve(question, task=task, model=model, algorithm=algorithm, evaluator=evaluator, beam=beam,
-                   seed=seed, **kwargs)
+    result = solve(
+        question, task=task, model=model, algorithm=algorithm, evaluator=evaluator, beam=beam, seed=seed, **kwargs
+    )
     if tree is not None:
         result.save_tree(tree)
     record = {"question": question, **result.to_dict(), "model": getattr(model, "name", "")}

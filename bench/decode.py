@@ -64,22 +64,27 @@ def main() -> None:
     from agent.backends.llama_cpp import LlamaCppModel
 
     model = LlamaCppModel(args.model, n_ctx=args.n_ctx, n_threads=args.threads)
-    raw = llama_cpp.Llama(str(model.path), n_ctx=args.n_ctx, n_threads=args.threads, n_threads_batch=args.threads,
-                          verbose=False)
+    raw = llama_cpp.Llama(
+        str(model.path), n_ctx=args.n_ctx, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
+    )
     prompt = model.render(PROMPT)
     ours, theirs = bench_single(model, raw, prompt, args.repeats, 128)
     raw.close()
     batch, sequential = bench_batch(model, prompt, 8, 64, args.rounds)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"Model `{model.name}`, {args.threads} threads, n_ctx {args.n_ctx}, prompt {model.count_tokens(prompt)} tokens, "
-          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end\n")
+    print(
+        f"Model `{model.name}`, {args.threads} threads, n_ctx {args.n_ctx}, prompt {model.count_tokens(prompt)} tokens, "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} at the end\n"
+    )
     print("| measure | value |")
     print("|---|---|")
     print(f"| raw `Llama.create_completion`, greedy, 128 tokens (median of {args.repeats}) | {theirs:.1f} tok/s |")
     print(f"| `LlamaCppModel.complete`, greedy, 128 tokens (median of {args.repeats}) | {ours:.1f} tok/s |")
     print(f"| wrapper overhead | {100 * (theirs - ours) / theirs:+.1f} % |")
     print(f"| `complete(n=8)`, T=0.8, 64 tokens, one batch (median of {args.rounds}) | {batch:.1f} tok/s aggregate |")
-    print(f"| 8 sequential `complete(n=1)`, T=0.8, 64 tokens (median of {args.rounds}) | {sequential:.1f} tok/s aggregate |")
+    print(
+        f"| 8 sequential `complete(n=1)`, T=0.8, 64 tokens (median of {args.rounds}) | {sequential:.1f} tok/s aggregate |"
+    )
     print(f"| batch speed-up | {batch / sequential:.2f}x |")
 
 

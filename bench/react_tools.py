@@ -43,7 +43,7 @@ def main() -> None:
     for r in rows:
         try:
             traj = agent.run(r["question"])
-        except Exception as err:  # counted, not hidden: the bench reports exceptions
+        except Exception as err:  # noqa: BLE001  # counted, not hidden: the bench reports exceptions
             print(f"exception on {r['question']!r}: {err!r}", file=sys.stderr)
             crashes += 1
             continue
@@ -52,12 +52,17 @@ def main() -> None:
         steps += len(traj.steps)
         ok = normalize_answer(traj.answer) == normalize_answer(r["answer"])
         correct += ok
-        print(f"{'ok ' if ok else 'BAD'} {traj.answer!r:>16} gold {r['answer']:>12}  {r['question'][:60]}", file=sys.stderr)
+        print(
+            f"{'ok ' if ok else 'BAD'} {traj.answer!r:>16} gold {r['answer']:>12}  {r['question'][:60]}",
+            file=sys.stderr,
+        )
     secs = (time.perf_counter() - t0) / max(1, len(rows))
     print("| model | runs | exceptions | within max-steps | malformed steps | accuracy | s/question |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| {agent.model.name} | {len(rows)} | {crashes} | {within}/{len(rows)} | {bad}/{steps} | "
-          f"{correct}/{len(rows)} ({correct / max(1, len(rows)):.0%}) | {secs:.1f} |")
+    print(
+        f"| {agent.model.name} | {len(rows)} | {crashes} | {within}/{len(rows)} | {bad}/{steps} | "
+        f"{correct}/{len(rows)} ({correct / max(1, len(rows)):.0%}) | {secs:.1f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ class RecomputeModel(Recorder):
 def puzzles(count: int, skip: int = 0) -> list[str]:
     with DEV.open() as f:
         rows = list(csv.DictReader(f))
-    return [r["Puzzles"] for r in rows[skip: skip + count]]
+    return [r["Puzzles"] for r in rows[skip : skip + count]]
 
 
 def speed(args) -> None:
@@ -104,8 +104,10 @@ def speed(args) -> None:
     solve(chosen[0], model=model, beam=1, max_depth=1, seed=99)  # warm up: load weights, fill caches
     rows, trees = [], {}
     fast = Recorder(model)
-    runs = (("prefix reuse + batched samples", lambda: fast),
-            ("full recompute, sequential samples", lambda: RecomputeModel(model, replay=fast.log)))
+    runs = (
+        ("prefix reuse + batched samples", lambda: fast),
+        ("full recompute, sequential samples", lambda: RecomputeModel(model, replay=fast.log)),
+    )
     for label, make in runs:
         totals = {key: 0 for key in ("nodes", "expanded", "model_calls", "prompt_tokens", "completion_tokens")}
         totals["seconds"] = 0.0
@@ -116,22 +118,32 @@ def speed(args) -> None:
             trees[label].append(sorted(d for _, d in result.tree.nodes(data="state")))
             for key in totals:
                 totals[key] += result.stats[key]
-            print(f"  {label}: {pz} -> {result.stats['expanded']} expansions in {result.stats['seconds']:.1f} s",
-                  file=sys.stderr)
+            print(
+                f"  {label}: {pz} -> {result.stats['expanded']} expansions in {result.stats['seconds']:.1f} s",
+                file=sys.stderr,
+            )
         rows.append((label, totals))
-    print(f"\nToT BFS (b={args.beam}) on {len(chosen)} Game of 24 puzzles ({', '.join(chosen)}), "
-          f"model {model.name}, {args.threads} thread(s), seed {args.seed}\n")
-    print("| calls made with | nodes | expansions | model calls | prompt tokens evaluated | completion tokens "
-          "| seconds | expansions / s |")
+    print(
+        f"\nToT BFS (b={args.beam}) on {len(chosen)} Game of 24 puzzles ({', '.join(chosen)}), "
+        f"model {model.name}, {args.threads} thread(s), seed {args.seed}\n"
+    )
+    print(
+        "| calls made with | nodes | expansions | model calls | prompt tokens evaluated | completion tokens "
+        "| seconds | expansions / s |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, t in rows:
-        print(f"| {label} | {t['nodes']} | {t['expanded']} | {t['model_calls']} | {t['prompt_tokens']} | "
-              f"{t['completion_tokens']} | {t['seconds']:.1f} | {t['expanded'] / t['seconds']:.3f} |")
+        print(
+            f"| {label} | {t['nodes']} | {t['expanded']} | {t['model_calls']} | {t['prompt_tokens']} | "
+            f"{t['completion_tokens']} | {t['seconds']:.1f} | {t['expanded'] / t['seconds']:.3f} |"
+        )
     fast_rate, slow_rate = (t["expanded"] / t["seconds"] for _, t in rows)
     same = trees[rows[0][0]] == trees[rows[1][0]]
-    print(f"\nspeed-up: {fast_rate / slow_rate:.2f}x expansions per second (target >= 3x); same trees in both runs: "
-          f"{'yes' if same else 'no'} (the recompute run does all its own work but is handed the texts of the "
-          "first run, so both search the same tree)")
+    print(
+        f"\nspeed-up: {fast_rate / slow_rate:.2f}x expansions per second (target >= 3x); same trees in both runs: "
+        f"{'yes' if same else 'no'} (the recompute run does all its own work but is handed the texts of the "
+        "first run, so both search the same tree)"
+    )
 
 
 def accuracy(args) -> None:
@@ -143,17 +155,29 @@ def accuracy(args) -> None:
     solved, seconds = 0, 0.0
     chosen = puzzles(args.puzzles, args.skip)
     for i, pz in enumerate(chosen, 1):
-        result = solve(pz, model=model, algorithm=args.algorithm, beam=args.beam, seed=args.seed,
-                       evaluator=args.evaluator, task_options=options)
+        result = solve(
+            pz,
+            model=model,
+            algorithm=args.algorithm,
+            beam=args.beam,
+            seed=args.seed,
+            evaluator=args.evaluator,
+            task_options=options,
+        )
         s = result.stats
         solved += bool(s["valid"])
         seconds += s["seconds"]
         result.save_tree(out / f"{i:02d}-{pz.replace(' ', '_')}.html")
-        print(f"| {i} | {pz} | {result.answer or '-'} | {'yes' if s['valid'] else 'no'} | {s['nodes']} | "
-              f"{s['model_calls']} | {s['seconds']:.1f} |", flush=True)
-    print(f"\n{args.algorithm.upper()} b={args.beam}, evaluator {args.evaluator} (model-only), "
-          f"answer by {args.answer_by}: solved {solved}/{len(chosen)} = {solved / len(chosen):.0%}, "
-          f"{seconds / len(chosen):.1f} s per puzzle; trees in {out}")
+        print(
+            f"| {i} | {pz} | {result.answer or '-'} | {'yes' if s['valid'] else 'no'} | {s['nodes']} | "
+            f"{s['model_calls']} | {s['seconds']:.1f} |",
+            flush=True,
+        )
+    print(
+        f"\n{args.algorithm.upper()} b={args.beam}, evaluator {args.evaluator} (model-only), "
+        f"answer by {args.answer_by}: solved {solved}/{len(chosen)} = {solved / len(chosen):.0%}, "
+        f"{seconds / len(chosen):.1f} s per puzzle; trees in {out}"
+    )
 
 
 def main() -> None:

@@ -34,8 +34,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--seq-len", type=int, default=1024)
     p.add_argument("--lora-r", type=int, default=16)
-    p.add_argument("--pack-factor", type=int, default=2,
-                   help="Packed run: rows this many times seq_len, batch this many times smaller.")
+    p.add_argument(
+        "--pack-factor",
+        type=int,
+        default=2,
+        help="Packed run: rows this many times seq_len, batch this many times smaller.",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
     return p.parse_args()
 
@@ -54,9 +58,19 @@ def run_ours(args: argparse.Namespace, data: Path, out: Path, packing: bool) -> 
     from finetune import TrainConfig, train
 
     k = args.pack_factor if packing else 1
-    cfg = TrainConfig(data=str(data), out=str(out), base=args.base, lora_r=args.lora_r, max_steps=args.steps,
-                      batch_size=max(1, args.batch_size // k), seq_len=args.seq_len * k, packing=packing,
-                      dev_fraction=0.0, eval_generations=0, save_every=0)
+    cfg = TrainConfig(
+        data=str(data),
+        out=str(out),
+        base=args.base,
+        lora_r=args.lora_r,
+        max_steps=args.steps,
+        batch_size=max(1, args.batch_size // k),
+        seq_len=args.seq_len * k,
+        packing=packing,
+        dev_fraction=0.0,
+        eval_generations=0,
+        save_every=0,
+    )
     result = train(cfg)
     return {"tokens_per_second": result.tokens_per_second, "seconds": result.seconds, "loss": result.losses[-1]}
 
@@ -68,8 +82,12 @@ def trl_dataset(data: Path):
     from finetune import load_examples
 
     examples = load_examples(data)
-    return Dataset.from_list([{"prompt": ex.prompt_messages(), "completion": [
-        {"role": "assistant", "content": ex.target()}]} for ex in examples])
+    return Dataset.from_list(
+        [
+            {"prompt": ex.prompt_messages(), "completion": [{"role": "assistant", "content": ex.target()}]}
+            for ex in examples
+        ]
+    )
 
 
 def run_trl(args: argparse.Namespace, data: Path, out: Path) -> dict:
@@ -82,16 +100,33 @@ def run_trl(args: argparse.Namespace, data: Path, out: Path) -> dict:
     dtype = torch_dtype("auto", args.device)
     model = load_base_model(args.base, dtype)
     tokenizer = load_tokenizer(args.base)
-    config = SFTConfig(output_dir=str(out), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
-                       gradient_accumulation_steps=1, max_length=args.seq_len, packing=False,
-                       completion_only_loss=True, learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=0.03,
-                       logging_steps=1, save_strategy="no", report_to=[], seed=0, use_cpu=args.device == "cpu",
-                       bf16=dtype == torch.bfloat16, include_num_input_tokens_seen="non_padding",
-                       dataloader_num_workers=0, disable_tqdm=True)
-    lora = LoraConfig(r=args.lora_r, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
-                      task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=config, train_dataset=trl_dataset(data), processing_class=tokenizer,
-                         peft_config=lora)
+    config = SFTConfig(
+        output_dir=str(out),
+        max_steps=args.steps,
+        per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=1,
+        max_length=args.seq_len,
+        packing=False,
+        completion_only_loss=True,
+        learning_rate=2e-4,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=0,
+        use_cpu=args.device == "cpu",
+        bf16=dtype == torch.bfloat16,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(
+        r=args.lora_r, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"
+    )
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=trl_dataset(data), processing_class=tokenizer, peft_config=lora
+    )
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0
@@ -105,14 +140,17 @@ def run_trl(args: argparse.Namespace, data: Path, out: Path) -> dict:
 
 def table(rows: dict[str, dict], args: argparse.Namespace) -> str:
     ref = rows["TRL SFTTrainer"]["tokens_per_second"]
-    title = (f"device {args.device}, {args.steps} steps, batch {args.batch_size}, seq_len {args.seq_len}, "
-             f"LoRA r={args.lora_r}, rows {args.rows}; packing: {args.pack_factor}x longer rows, "
-             f"{args.pack_factor}x fewer")
-    lines = [title, "",
-             "| trainer | tokens/s | vs TRL | train s | last loss |", "| --- | ---: | ---: | ---: | ---: |"]
+    title = (
+        f"device {args.device}, {args.steps} steps, batch {args.batch_size}, seq_len {args.seq_len}, "
+        f"LoRA r={args.lora_r}, rows {args.rows}; packing: {args.pack_factor}x longer rows, "
+        f"{args.pack_factor}x fewer"
+    )
+    lines = [title, "", "| trainer | tokens/s | vs TRL | train s | last loss |", "| --- | ---: | ---: | ---: | ---: |"]
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['tokens_per_second']:.0f} | {r['tokens_per_second'] / ref:.2f}x | "
-                     f"{r['seconds']:.1f} | {r['loss']:.3f} |")
+        lines.append(
+            f"| {name} | {r['tokens_per_second']:.0f} | {r['tokens_per_second'] / ref:.2f}x | "
+            f"{r['seconds']:.1f} | {r['loss']:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -126,9 +164,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         data = write_rows(args, Path(tmp))
-        rows = {"ours": run_ours(args, data, Path(tmp) / "ours", packing=False),
-                "TRL SFTTrainer": run_trl(args, data, Path(tmp) / "trl"),
-                "ours, packing": run_ours(args, data, Path(tmp) / "packed", packing=True)}
+        rows = {
+            "ours": run_ours(args, data, Path(tmp) / "ours", packing=False),
+            "TRL SFTTrainer": run_trl(args, data, Path(tmp) / "trl"),
+            "ours, packing": run_ours(args, data, Path(tmp) / "packed", packing=True),
+        }
     print(table(rows, args))
     print(json.dumps(rows))
 

@@ -46,8 +46,15 @@ class Doubling:
 
     def propose(self, model, state, n, *, temperature, seed):
         prompt = PROPOSE.replace("$target", state.question).replace("$now", str(self.now(state)))
-        out = model.complete(prompt, stop=["\n"], grammar='root ::= " " ("+1" | "*2")', n=n, max_tokens=4,
-                             temperature=temperature, seed=seed)
+        out = model.complete(
+            prompt,
+            stop=["\n"],
+            grammar='root ::= " " ("+1" | "*2")',
+            n=n,
+            max_tokens=4,
+            temperature=temperature,
+            seed=seed,
+        )
         moves = {m.group(0) for t in out.texts if (m := re.search(r"\+1|\*2", t))}
         now = self.now(state)
         return sorted(f"{now} {m} = {now + 1 if m == '+1' else now * 2}" for m in moves)
@@ -107,8 +114,15 @@ def main() -> None:
         model = load_model(None, n_threads=1)
     else:
         model = ScriptedModel(scripted)
-    result = solve(args.target, task=Doubling(), model=model, algorithm="bfs", beam=3, n_evaluate=1,
-                   evaluator=closeness if args.verifier else "value")
+    result = solve(
+        args.target,
+        task=Doubling(),
+        model=model,
+        algorithm="bfs",
+        beam=3,
+        n_evaluate=1,
+        evaluator=closeness if args.verifier else "value",
+    )
     print("answer:", result.answer, "| correct:", result.stats["valid"])
     print("path:", result.best_path)
     print({k: result.stats[k] for k in ("nodes", "model_calls", "evaluator", "model_only")})

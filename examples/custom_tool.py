@@ -1,7 +1,7 @@
 """A custom tool in a few lines: type hints and a docstring are all the agent needs.
 
-    python examples/custom_tool.py
-    agent solve "How many days from 2024-02-10 to 2024-03-01?" --tools examples.custom_tool:toolset
+python examples/custom_tool.py
+agent solve "How many days from 2024-02-10 to 2024-03-01?" --tools examples.custom_tool:toolset
 """
 
 from datetime import date

@@ -1,6 +1,6 @@
 """A data question answered with the sandboxed python tool.
 
-    python examples/data_question.py
+python examples/data_question.py
 """
 
 from agent import load_model
@@ -9,8 +9,9 @@ from agent.run import show_step
 from tools import load_tools
 
 SALES = "month,units\nJan,120\nFeb,95\nMar,143\nApr,160\nMay,151\nJun,98"
-QUESTION = (f"Here is a CSV table:\n{SALES}\n"
-            "Use python to find the month with the most units and the average units per month.")
+QUESTION = (
+    f"Here is a CSV table:\n{SALES}\nUse python to find the month with the most units and the average units per month."
+)
 
 
 def main(question: str = QUESTION, model=None) -> str | None:

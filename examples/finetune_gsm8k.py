@@ -22,8 +22,9 @@ def main() -> None:
     p.add_argument("out", help="run directory")
     p.add_argument("--rows", type=int, default=48, help="how many (shuffled) rows to train on")
     p.add_argument("--steps", type=int, default=16)
-    p.add_argument("--export", choices=["f16", "q8_0", "q4_k_m", "lora"], default=None,
-                   help="also write a GGUF of this type")
+    p.add_argument(
+        "--export", choices=["f16", "q8_0", "q4_k_m", "lora"], default=None, help="also write a GGUF of this type"
+    )
     args = p.parse_args()
 
     examples = load_examples(args.data, style="react")
@@ -31,10 +32,13 @@ def main() -> None:
     train_file = save_examples(examples[: args.rows], Path(args.out) / "train.jsonl")
     print(examples[0].target())  # what the model learns to write
 
-    result = train(TrainConfig(data=str(train_file), out=args.out, max_steps=args.steps, batch_size=4,
-                               eval_generations=2))
-    print(f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f} in {result.steps} steps, "
-          f"{result.tokens_per_second:.0f} tokens/s; dev accuracy {result.dev_accuracy}; adapter {result.adapter}")
+    result = train(
+        TrainConfig(data=str(train_file), out=args.out, max_steps=args.steps, batch_size=4, eval_generations=2)
+    )
+    print(
+        f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f} in {result.steps} steps, "
+        f"{result.tokens_per_second:.0f} tokens/s; dev accuracy {result.dev_accuracy}; adapter {result.adapter}"
+    )
     if args.export:
         from finetune import export_model
 

@@ -1,6 +1,6 @@
 """A math agent: the calculator does the arithmetic, the model plans.
 
-    python examples/math_agent.py "A warehouse has 4,817 crates of 296 bottles. How many bottles?"
+python examples/math_agent.py "A warehouse has 4,817 crates of 296 bottles. How many bottles?"
 """
 
 import sys

@@ -1,6 +1,6 @@
 """A question over a local folder of notes, with the `retrieve` tool.
 
-    python examples/notes_qa.py "Which port does the staging server listen on?"
+python examples/notes_qa.py "Which port does the staging server listen on?"
 """
 
 import sys

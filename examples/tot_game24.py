@@ -26,8 +26,9 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load_model(args.model, n_threads=args.threads)
-    result = solve(args.puzzle, task="game24", model=model, algorithm=args.algorithm, evaluator=args.evaluator,
-                   beam=args.beam)
+    result = solve(
+        args.puzzle, task="game24", model=model, algorithm=args.algorithm, evaluator=args.evaluator, beam=args.beam
+    )
     print("path:")
     for step in result.best_path:
         print("  " + step)

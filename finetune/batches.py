@@ -48,8 +48,10 @@ def _char_spans(example: Example, tokenizer: Any) -> tuple[str, int, int, list[t
     body = target.strip()
     found = full.find(body, len(prompt)) if full.startswith(prompt) else -1
     if found < 0:
-        raise DataError("the model's chat template does not render the prompt as a prefix of the whole chat; "
-                        "use a model whose template appends the assistant turn after the generation prompt")
+        raise DataError(
+            "the model's chat template does not render the prompt as a prefix of the whole chat; "
+            "use a model whose template appends the assistant turn after the generation prompt"
+        )
     start, end = len(prompt), found + len(body)
     eos = tokenizer.eos_token
     if eos and eos in full[end:]:
@@ -83,15 +85,20 @@ def encode_all(examples: list[Example], tokenizer: Any, seq_len: int) -> list[En
     """Encode every example, dropping (with a warning) those whose answer does not fit in ``seq_len``."""
     out = [e for e in (encode(ex, tokenizer, seq_len) for ex in examples) if e is not None]
     if len(out) < len(examples):
-        log.warning("%d of %d examples have no answer token within seq_len=%d and were dropped",
-                    len(examples) - len(out), len(examples), seq_len)
+        log.warning(
+            "%d of %d examples have no answer token within seq_len=%d and were dropped",
+            len(examples) - len(out),
+            len(examples),
+            seq_len,
+        )
     if not out:
         raise DataError(f"no example fits in seq_len={seq_len} tokens; raise --seq-len")
     return out
 
 
-def plan_epoch(lengths: list[int], epoch: int, seed: int, batch_size: int, packing: bool,
-               seq_len: int) -> list[list[list[int]]]:
+def plan_epoch(
+    lengths: list[int], epoch: int, seed: int, batch_size: int, packing: bool, seq_len: int
+) -> list[list[list[int]]]:
     """The micro-batches of one epoch: batches of rows of example indices, shuffled by (seed, epoch).
 
     Without packing each row is one example; with packing, consecutive examples of the shuffled
@@ -108,7 +115,7 @@ def plan_epoch(lengths: list[int], epoch: int, seed: int, batch_size: int, packi
         else:
             rows.append([i])
             used = lengths[i]
-    return [rows[k:k + batch_size] for k in range(0, len(rows), batch_size)]
+    return [rows[k : k + batch_size] for k in range(0, len(rows), batch_size)]
 
 
 def collate(rows: list[list[Encoded]], pad_id: int, packing: bool) -> dict[str, Any]:
@@ -130,10 +137,10 @@ def collate(rows: list[list[Encoded]], pad_id: int, packing: bool) -> dict[str, 
         at = 0
         for e in row:
             n = len(e.input_ids)
-            ids[r, at:at + n] = torch.tensor(e.input_ids)
-            targets[r, at:at + n - 1] = torch.tensor(e.labels[1:])
-            positions[r, at:at + n] = torch.arange(n)
-            mask[r, at:at + n] = 1
+            ids[r, at : at + n] = torch.tensor(e.input_ids)
+            targets[r, at : at + n - 1] = torch.tensor(e.labels[1:])
+            positions[r, at : at + n] = torch.arange(n)
+            mask[r, at : at + n] = 1
             at += n
         positions[r, at:] = torch.arange(width - at)  # padding is a segment of its own
     batch = {"input_ids": ids, "targets": targets, "n_tokens": int(mask.sum())}

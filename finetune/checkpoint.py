@@ -48,8 +48,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(root: Path, step: int, weights: dict[str, Any], optimizer: Any, scheduler: Any,
-                    state: dict[str, Any], keep: int = 2) -> Path:
+def save_checkpoint(
+    root: Path, step: int, weights: dict[str, Any], optimizer: Any, scheduler: Any, state: dict[str, Any], keep: int = 2
+) -> Path:
     """Write checkpoint ``step`` atomically and delete all but the ``keep`` newest.
 
     Args:
@@ -69,8 +70,10 @@ def save_checkpoint(root: Path, step: int, weights: dict[str, Any], optimizer: A
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     torch.save(weights, tmp / "weights.pt")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()},
-               tmp / "trainer.pt")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()},
+        tmp / "trainer.pt",
+    )
     with open(tmp / _DONE, "w") as f:
         json.dump(state, f)
         f.flush()

@@ -13,8 +13,12 @@ _OUTTYPES = ("f16", "q8_0", "q4_k_m", "lora")
 
 
 @click.command("finetune")
-@click.option("--data", required=True, type=click.Path(dir_okay=False),
-              help="Training file: GSM8K rows, the project schema, chat messages, --trace output or ToT trees.")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Training file: GSM8K rows, the project schema, chat messages, --trace output or ToT trees.",
+)
 @click.option("--base", default=None, help="HF model dir or .gguf file. Default: the embedded SmolLM2.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory to write.")
 @click.option("--lora-r", type=int, default=None, help="LoRA rank (default 16).")
@@ -26,22 +30,41 @@ _OUTTYPES = ("f16", "q8_0", "q4_k_m", "lora")
 @click.option("--grad-accum", type=int, default=1, show_default=True, help="Micro-batches per optimizer step.")
 @click.option("--seq-len", type=int, default=1024, show_default=True)
 @click.option("--packing/--no-packing", default=False, show_default=True, help="Pack several examples per row.")
-@click.option("--gold", type=click.Path(dir_okay=False), default=None,
-              help="question/answer rows (e.g. GSM8K): keep only --trace trajectories whose answer matches.")
-@click.option("--style", type=click.Choice(["react", "chain"]), default="react", show_default=True,
-              help="How GSM8K rows become examples: calculator ReAct traces or one chain-of-thought.")
+@click.option(
+    "--gold",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="question/answer rows (e.g. GSM8K): keep only --trace trajectories whose answer matches.",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["react", "chain"]),
+    default="react",
+    show_default=True,
+    help="How GSM8K rows become examples: calculator ReAct traces or one chain-of-thought.",
+)
 @click.option("--save-every", type=int, default=100, show_default=True, help="Steps between checkpoints (0: none).")
 @click.option("--eval-every", type=int, default=0, show_default=True, help="Steps between dev evaluations (0: end).")
 @click.option("--dev-fraction", type=float, default=0.05, show_default=True, help="Data held out for evaluation.")
 @click.option("--eval-generations", type=int, default=2, show_default=True, help="Dev questions answered greedily.")
 @click.option("--gradient-checkpointing", is_flag=True, help="Less memory, slower.")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
-              show_default=True)
+@click.option(
+    "--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True
+)
 @click.option("--resume", is_flag=True, help="Continue exactly from the newest checkpoint in OUT/checkpoints.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON object (the last line).")
-def finetune_cmd(data: str, base: str | None, out: str, lora_r: int | None, full: bool, epochs: float | None,
-                 max_steps: int | None, as_json: bool, **options) -> None:
+def finetune_cmd(
+    data: str,
+    base: str | None,
+    out: str,
+    lora_r: int | None,
+    full: bool,
+    epochs: float | None,
+    max_steps: int | None,
+    as_json: bool,
+    **options,
+) -> None:
     """Fine-tune a model on reasoning traces (LoRA by default)."""
     if full and lora_r is not None:
         raise click.UsageError("--lora-r and --full exclude each other")
@@ -52,9 +75,16 @@ def finetune_cmd(data: str, base: str | None, out: str, lora_r: int | None, full
     from finetune.train import train
 
     try:
-        config = TrainConfig(data=data, out=out, base=base, lora_r=16 if lora_r is None else lora_r, full=full,
-                             epochs=1.0 if epochs is None else epochs,
-                             max_steps=max_steps, **options)
+        config = TrainConfig(
+            data=data,
+            out=out,
+            base=base,
+            lora_r=16 if lora_r is None else lora_r,
+            full=full,
+            epochs=1.0 if epochs is None else epochs,
+            max_steps=max_steps,
+            **options,
+        )
         result = train(config)
     except (DataError, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
@@ -66,8 +96,10 @@ def finetune_cmd(data: str, base: str | None, out: str, lora_r: int | None, full
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     first, last = (result.losses[0], result.losses[-1]) if result.losses else (float("nan"), float("nan"))
-    click.echo(f"{result.steps} steps, loss {first:.4f} -> {last:.4f}, {result.tokens_per_second:.0f} tokens/s; "
-               f"wrote {result.adapter or result.model}")
+    click.echo(
+        f"{result.steps} steps, loss {first:.4f} -> {last:.4f}, {result.tokens_per_second:.0f} tokens/s; "
+        f"wrote {result.adapter or result.model}"
+    )
 
 
 @click.command("export")

@@ -84,8 +84,28 @@ class TrainConfig:
 
     def same_run(self, other: dict[str, Any]) -> list[str]:
         """Fields that change the loss curve and differ from a checkpoint's config (resume must match)."""
-        keys = ("base", "gold", "style", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "full", "batch_size",
-                "grad_accum", "seq_len", "seed", "packing", "dev_fraction", "lr", "warmup_ratio", "min_lr_ratio",
-                "weight_decay", "epochs", "max_steps", "share_prefix")
+        keys = (
+            "base",
+            "gold",
+            "style",
+            "lora_r",
+            "lora_alpha",
+            "lora_dropout",
+            "lora_targets",
+            "full",
+            "batch_size",
+            "grad_accum",
+            "seq_len",
+            "seed",
+            "packing",
+            "dev_fraction",
+            "lr",
+            "warmup_ratio",
+            "min_lr_ratio",
+            "weight_decay",
+            "epochs",
+            "max_steps",
+            "share_prefix",
+        )
         mine = self.to_dict()
         return [k for k in keys if k in other and other[k] != mine[k]]

@@ -75,8 +75,10 @@ class Example:
         from agent.prompts import render, render_react_prompt
 
         if self.system is not None:
-            return [{"role": "system", "content": self.system},
-                    {"role": "user", "content": render("react_user", question=self.problem.strip())}]
+            return [
+                {"role": "system", "content": self.system},
+                {"role": "user", "content": render("react_user", question=self.problem.strip())},
+            ]
         return render_react_prompt(self.problem, _tool_objects(self.tools))
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,8 +184,10 @@ def load_examples(path: str | Path, *, style: Style = "react", gold: dict[str, s
     for line, rec in records:
         examples.extend(convert_record(rec, f"{path}:{line}", style=style, gold=gold))
     if not examples:
-        raise DataError(f"{path}: none of its {len(records)} records gave a training example "
-                        "(trajectories need a matching gold answer or stats.correct == true)")
+        raise DataError(
+            f"{path}: none of its {len(records)} records gave a training example "
+            "(trajectories need a matching gold answer or stats.correct == true)"
+        )
     for tools in {ex.tools for ex in examples if not ex.messages and ex.system is None}:
         _tool_objects(tools)  # fail now, not mid-training, on a tool that cannot be loaded
     log.info("%s: %d examples from %d records", path, len(examples), len(records))

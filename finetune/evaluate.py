@@ -33,25 +33,45 @@ class InMemoryModel:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def complete(self, prompt: str, *, stop: list[str] | tuple[str, ...] = (), grammar: str | None = None, n: int = 1,
-                 max_tokens: int = 256, temperature: float = 0.0, seed: int | None = None,
-                 logprobs: bool = False) -> Completion:
+    def complete(
+        self,
+        prompt: str,
+        *,
+        stop: list[str] | tuple[str, ...] = (),
+        grammar: str | None = None,
+        n: int = 1,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        logprobs: bool = False,
+    ) -> Completion:
         import torch
 
         t0 = time.perf_counter()
         device = next(self.model.parameters()).device
         ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(device)
         with torch.no_grad():
-            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
-                                      do_sample=False, use_cache=True, stop_strings=list(stop) or None,
-                                      tokenizer=self.tokenizer,
-                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
-        new = out[0, ids.shape[1]:]
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_tokens,
+                do_sample=False,
+                use_cache=True,
+                stop_strings=list(stop) or None,
+                tokenizer=self.tokenizer,
+                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            )
+        new = out[0, ids.shape[1] :]
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
         text = text[: min(cuts)] if cuts else text
-        return Completion([text] * n, prompt_tokens=ids.shape[1], completion_tokens=len(new) * n,
-                          seconds=time.perf_counter() - t0, finish_reasons=["stop"] * n)
+        return Completion(
+            [text] * n,
+            prompt_tokens=ids.shape[1],
+            completion_tokens=len(new) * n,
+            seconds=time.perf_counter() - t0,
+            finish_reasons=["stop"] * n,
+        )
 
 
 def dev_loss(loss_fn: Any, batches: list[dict[str, Any]]) -> float:

@@ -83,8 +83,9 @@ def gsm8k_react(question: str, answer: str, where: str = "") -> Example:
             if observation is None:
                 continue  # an annotation the calculator cannot read stays plain text
             thought = " ".join(pending) if pending else f"Next I compute {expression}."
-            steps.append(Step(thought=thought, action=Action("calculator", {"expression": expression}),
-                              observation=observation))
+            steps.append(
+                Step(thought=thought, action=Action("calculator", {"expression": expression}), observation=observation)
+            )
             pending = []
     steps.append(Step(thought=" ".join(pending) or "I know the answer.", answer=final))
     reasoning = Trajectory(question=question, steps=steps[:-1]).render() + f"Thought: {steps[-1].thought}\n"
@@ -113,8 +114,9 @@ def trajectory_example(rec: dict[str, Any], where: str, gold: dict[str, str] | N
     correct = traj.stats.get("correct") is True or (reference is not None and answers_match(traj.answer, reference))
     if not correct or traj.answer is None or any(s.error is not None for s in traj.steps):
         return None
-    return Example(problem=traj.question, reasoning="", answer=traj.answer, tools=tuple(traj.tools),
-                   completion=traj.render())
+    return Example(
+        problem=traj.question, reasoning="", answer=traj.answer, tools=tuple(traj.tools), completion=traj.render()
+    )
 
 
 def messages_example(rec: dict[str, Any], where: str) -> Example:
@@ -129,8 +131,13 @@ def messages_example(rec: dict[str, Any], where: str) -> Example:
     found = _FINAL.findall(text)
     user = next((m["content"] for m in reversed(msgs[:last]) if m["role"] == "user"), "")
     prompt = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in msgs[:last])
-    return Example(problem=str(user), reasoning="", answer=str(rec.get("answer") or (found[-1] if found else "")),
-                   messages=prompt, completion=text)
+    return Example(
+        problem=str(user),
+        reasoning="",
+        answer=str(rec.get("answer") or (found[-1] if found else "")),
+        messages=prompt,
+        completion=text,
+    )
 
 
 def _require(rec: dict[str, Any], where: str, fields: tuple[str, ...]) -> None:
@@ -139,8 +146,9 @@ def _require(rec: dict[str, Any], where: str, fields: tuple[str, ...]) -> None:
         raise DataError(f"{where}: missing field(s) {', '.join(missing)} (has: {', '.join(rec) or 'nothing'})")
 
 
-def convert_record(rec: dict[str, Any], where: str, *, style: Style = "react",
-                   gold: dict[str, str] | None = None) -> list[Example]:
+def convert_record(
+    rec: dict[str, Any], where: str, *, style: Style = "react", gold: dict[str, str] | None = None
+) -> list[Example]:
     """The examples one record gives, by its fields (see :func:`finetune.data.load_examples`).
 
     Raises:
@@ -158,12 +166,21 @@ def convert_record(rec: dict[str, Any], where: str, *, style: Style = "react",
     if "problem" in rec:
         _require(rec, where, ("problem", "reasoning", "answer"))
         tools = rec.get("tools") or ()
-        return [Example(problem=str(rec["problem"]), reasoning=str(rec["reasoning"]), answer=str(rec["answer"]),
-                        system=rec.get("system"), tools=tuple(str(t) for t in tools))]
+        return [
+            Example(
+                problem=str(rec["problem"]),
+                reasoning=str(rec["reasoning"]),
+                answer=str(rec["answer"]),
+                system=rec.get("system"),
+                tools=tuple(str(t) for t in tools),
+            )
+        ]
     if "question" in rec or "answer" in rec:
         _require(rec, where, ("question", "answer"))
         convert = gsm8k_react if style == "react" else gsm8k_chain
         return [convert(str(rec["question"]), str(rec["answer"]), where)]
-    raise DataError(f"{where}: unknown record format with fields {', '.join(rec) or 'none'}; expected "
-                    "problem/reasoning/answer, question/answer (GSM8K '#### N'), messages, "
-                    "a trajectory (question/steps) or a search tree (nodes)")
+    raise DataError(
+        f"{where}: unknown record format with fields {', '.join(rec) or 'none'}; expected "
+        "problem/reasoning/answer, question/answer (GSM8K '#### N'), messages, "
+        "a trajectory (question/steps) or a search tree (nodes)"
+    )

@@ -44,8 +44,9 @@ def _start(run: Run) -> int | None:
     found = list_checkpoints(root)
     if not run.config.resume:
         if found or (run.out / "train_log.jsonl").exists():
-            log.warning("%s holds an earlier run: its checkpoints and log are replaced (use --resume to continue)",
-                        run.out)
+            log.warning(
+                "%s holds an earlier run: its checkpoints and log are replaced (use --resume to continue)", run.out
+            )
             shutil.rmtree(root, ignore_errors=True)
             (run.out / "train_log.jsonl").unlink(missing_ok=True)
         return None
@@ -102,20 +103,43 @@ def run_training(run: Run) -> TrainResult:
         bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{rate:.0f}")
         if _due(run.step, cfg.log_every) or run.step == run.total:
             run.losses.append(loss)
-            _append(run, {"step": run.step, "loss": loss, "lr": run.scheduler.get_last_lr()[0], "tokens": n_tokens,
-                          "tokens_per_second": round(rate, 1), "epoch": run.stream.epoch_of(run.step)})
+            _append(
+                run,
+                {
+                    "step": run.step,
+                    "loss": loss,
+                    "lr": run.scheduler.get_last_lr()[0],
+                    "tokens": n_tokens,
+                    "tokens_per_second": round(rate, 1),
+                    "epoch": run.stream.epoch_of(run.step),
+                },
+            )
         if _due(run.step, cfg.eval_every) and run.step < run.total:
             _append(run, run.evaluate())
         if _due(run.step, cfg.save_every) and run.acc.is_main_process:
             weights = trainable_state(run.acc.unwrap_model(run.loss_fn).model)
-            save_checkpoint(run.out / "checkpoints", run.step, weights, run.optimizer, run.scheduler, run.state(),
-                            cfg.keep_checkpoints)
+            save_checkpoint(
+                run.out / "checkpoints",
+                run.step,
+                weights,
+                run.optimizer,
+                run.scheduler,
+                run.state(),
+                cfg.keep_checkpoints,
+            )
         run.acc.wait_for_everyone()
     bar.close()
-    result = TrainResult(out=str(run.out), steps=run.step, losses=list(run.losses),
-                         tokens_per_second=round(tokens / max(seconds, 1e-9), 1), seconds=round(seconds, 2),
-                         examples=len(run.encoded), dev_examples=len(run.dev_encoded), resumed_from=resumed,
-                         finished=run.step >= run.total)
+    result = TrainResult(
+        out=str(run.out),
+        steps=run.step,
+        losses=list(run.losses),
+        tokens_per_second=round(tokens / max(seconds, 1e-9), 1),
+        seconds=round(seconds, 2),
+        examples=len(run.encoded),
+        dev_examples=len(run.dev_encoded),
+        resumed_from=resumed,
+        finished=run.step >= run.total,
+    )
     if result.finished:
         _finish(run, result)
     result.evals = list(run.evals)

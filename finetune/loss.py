@@ -35,26 +35,35 @@ class TokenLoss(nn.Module):
         self.head_only_on_targets = not any(getattr(config, k, None) for k in _LOGIT_POSTPROCESSING)
         self.share_prefix = share_prefix and self.head_only_on_targets
 
-    def forward(self, input_ids: torch.Tensor, targets: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None, prefix_len: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        targets: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        prefix_len: int = 0,
+    ) -> torch.Tensor:
         if not self.head_only_on_targets:
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                                use_cache=False).logits
+            logits = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+            ).logits
             return F.cross_entropy(logits[targets != IGNORE].float(), targets[targets != IGNORE], reduction="sum")
         decoder = self.model.get_decoder()
         if prefix_len and self.share_prefix:
             hidden = self._after_shared_prefix(decoder, input_ids, attention_mask, prefix_len)
             targets = targets[:, prefix_len:]
         else:
-            hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             use_cache=False).last_hidden_state
+            hidden = decoder(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+            ).last_hidden_state
         trained = targets != IGNORE
         logits = self.model.get_output_embeddings()(hidden[trained])
         return F.cross_entropy(logits.float(), targets[trained], reduction="sum")
 
     @staticmethod
-    def _after_shared_prefix(decoder: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-                             prefix_len: int) -> torch.Tensor:
+    def _after_shared_prefix(
+        decoder: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, prefix_len: int
+    ) -> torch.Tensor:
         """Hidden states of positions ``prefix_len:`` of every row, the common prefix computed once."""
         rows, width = input_ids.shape
         name = _cache_argument(decoder)
@@ -62,8 +71,13 @@ class TokenLoss(nn.Module):
         cache = getattr(out, name)
         cache.batch_repeat_interleave(rows)
         positions = torch.arange(prefix_len, width, device=input_ids.device).expand(rows, -1)
-        return decoder(input_ids=input_ids[:, prefix_len:], attention_mask=attention_mask, position_ids=positions,
-                       use_cache=True, **{name: cache}).last_hidden_state
+        return decoder(
+            input_ids=input_ids[:, prefix_len:],
+            attention_mask=attention_mask,
+            position_ids=positions,
+            use_cache=True,
+            **{name: cache},
+        ).last_hidden_state
 
 
 def _cache_argument(decoder: Any) -> str:

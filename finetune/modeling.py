@@ -100,8 +100,13 @@ def build_model(config: TrainConfig, dtype: Any) -> Any:
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(config.seed)  # LoRA's A matrices are random: the seed fixes them
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=config.lora_targets, task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_targets,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora)
 
 
@@ -139,8 +144,13 @@ def save_run(model: Any, tokenizer: Any, config: TrainConfig, out: Path) -> dict
         model.save_pretrained(out / "adapter")
         paths["adapter"] = str(out / "adapter")
     tokenizer.save_pretrained(out / "tokenizer")
-    spec = {"base": str(directory), "gguf_file": gguf_file, "kind": "full" if config.full else "lora",
-            "lora_r": None if config.full else config.lora_r, "lora_alpha": None if config.full else config.lora_alpha}
+    spec = {
+        "base": str(directory),
+        "gguf_file": gguf_file,
+        "kind": "full" if config.full else "lora",
+        "lora_r": None if config.full else config.lora_r,
+        "lora_alpha": None if config.full else config.lora_alpha,
+    }
     (out / "base.json").write_text(json.dumps(spec, indent=1) + "\n")
     return paths
 

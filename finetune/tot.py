@@ -25,9 +25,9 @@ from finetune.data import DataError, Example
 LABELS = ("sure", "likely", "impossible")
 TEMPLATES = {
     "propose_system": "You solve $task problems step by step. Given the problem and the steps so far, "
-                      "write the possible next steps, one per line.",
+    "write the possible next steps, one per line.",
     "value_system": "You judge partial solutions of $task problems. Given the problem and the steps so far, "
-                     "answer with one word: sure, likely or impossible.",
+    "answer with one word: sure, likely or impossible.",
 }
 
 
@@ -57,7 +57,7 @@ def _step(parent: dict[str, Any], child: dict[str, Any], step: str | None) -> st
     if step or child.get("step"):
         return str(step or child["step"]).strip()
     before, after = str(parent.get("state", "")), str(child.get("state", ""))
-    return after[len(before):].strip() if after.startswith(before) else after.strip()
+    return after[len(before) :].strip() if after.startswith(before) else after.strip()
 
 
 def _index(rec: dict[str, Any], where: str) -> dict[Any, dict[str, Any]]:
@@ -91,12 +91,24 @@ def tree_examples(rec: dict[str, Any], where: str) -> list[Example]:
         if label is not None and label not in LABELS:
             raise DataError(f"{where}: node {nid} has label {label!r}; expected one of {', '.join(LABELS)}")
         if label is not None:
-            examples.append(Example(problem=state, reasoning="", answer=label, completion=label,
-                                    messages=({"role": "system", "content": value_sys},
-                                              {"role": "user", "content": state})))
+            examples.append(
+                Example(
+                    problem=state,
+                    reasoning="",
+                    answer=label,
+                    completion=label,
+                    messages=({"role": "system", "content": value_sys}, {"role": "user", "content": state}),
+                )
+            )
         good = [step for kid, step in children.get(nid, []) if _label(nodes[kid]) != "impossible" and step]
         if good:
-            examples.append(Example(problem=state, reasoning="", answer="", completion="\n".join(good) + "\n",
-                                    messages=({"role": "system", "content": propose_sys},
-                                              {"role": "user", "content": state})))
+            examples.append(
+                Example(
+                    problem=state,
+                    reasoning="",
+                    answer="",
+                    completion="\n".join(good) + "\n",
+                    messages=({"role": "system", "content": propose_sys}, {"role": "user", "content": state}),
+                )
+            )
     return examples

@@ -113,7 +113,8 @@ class Run:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lr_lambda(self.total, config.warmup_ratio, config.min_lr_ratio))
+            optimizer, lr_lambda(self.total, config.warmup_ratio, config.min_lr_ratio)
+        )
         loss_fn = TokenLoss(self.model, share_prefix=config.share_prefix and not config.gradient_checkpointing)
         self.loss_fn, self.optimizer = self.acc.prepare(loss_fn, optimizer)
         self.losses: list[float] = []
@@ -163,23 +164,35 @@ class Run:
         if not self.dev_encoded:
             return {}
         size = self.config.batch_size
-        batches = [collate([[e] for e in self.dev_encoded[k:k + size]], self.pad_id, False)
-                   for k in range(0, len(self.dev_encoded), size)]
+        batches = [
+            collate([[e] for e in self.dev_encoded[k : k + size]], self.pad_id, False)
+            for k in range(0, len(self.dev_encoded), size)
+        ]
         self.loss_fn.eval()
-        result: dict[str, Any] = {"step": self.step, "dev_loss": dev_loss(
-            lambda b: (self.loss_fn(**self._device_batch(b)), int((b["targets"] != IGNORE).sum())), batches)}
+        result: dict[str, Any] = {
+            "step": self.step,
+            "dev_loss": dev_loss(
+                lambda b: (self.loss_fn(**self._device_batch(b)), int((b["targets"] != IGNORE).sum())), batches
+            ),
+        }
         if self.config.eval_generations and self.acc.is_main_process:
             model = self.acc.unwrap_model(self.loss_fn).model
-            result["dev_accuracy"] = answer_accuracy(self.dev_examples, model, self.tokenizer,
-                                                     self.config.eval_generations)
+            result["dev_accuracy"] = answer_accuracy(
+                self.dev_examples, model, self.tokenizer, self.config.eval_generations
+            )
         self.acc.wait_for_everyone()
         self.evals.append(result)
         return result
 
     def state(self) -> dict[str, Any]:
-        return {"step": self.step, "micro_batches_read": self.step * self.config.grad_accum * self.acc.num_processes,
-                "losses": self.losses, "evals": self.evals, "fingerprint": self.fingerprint,
-                "config": self.config.to_dict()}
+        return {
+            "step": self.step,
+            "micro_batches_read": self.step * self.config.grad_accum * self.acc.num_processes,
+            "losses": self.losses,
+            "evals": self.evals,
+            "fingerprint": self.fingerprint,
+            "config": self.config.to_dict(),
+        }
 
 
 def train(config: TrainConfig) -> TrainResult:

@@ -29,8 +29,9 @@ class Engine:
         algorithm: the algorithm's name, for the stats.
     """
 
-    def __init__(self, question: str, task: Task, model: MeteredModel, evaluator: Evaluator,
-                 config: SearchConfig, algorithm: str):
+    def __init__(
+        self, question: str, task: Task, model: MeteredModel, evaluator: Evaluator, config: SearchConfig, algorithm: str
+    ):
         self.task = task
         self.model = model
         self.evaluator = evaluator

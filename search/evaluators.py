@@ -174,14 +174,15 @@ class LogprobScorer:
             forced = Query(query.prompt, grammar=f'root ::= "{label}"', max_tokens=4)
             out = ask(self.model, forced, temperature=0.0, logprobs=True)
             if not out.logprobs:
-                raise ModelError(f"{getattr(self.model, 'name', 'model')} returns no logprobs; "
-                                 "use a llama.cpp or transformers backend for the logprob scorer")
+                raise ModelError(
+                    f"{getattr(self.model, 'name', 'model')} returns no logprobs; "
+                    "use a llama.cpp or transformers backend for the logprob scorer"
+                )
             lp[label] = sum(out.logprobs[0])
         return 1.0 / (1.0 + math.exp(lp["impossible"] - lp["sure"]))
 
 
-def make_evaluator(spec: object, model: Model, task: Task, n_evaluate: int = 3,
-                   temperature: float = 0.7) -> Evaluator:
+def make_evaluator(spec: object, model: Model, task: Task, n_evaluate: int = 3, temperature: float = 0.7) -> Evaluator:
     """An evaluator from a name (``value``, ``vote``, ``logprob``), an Evaluator, a LearnedScorer or a callable.
 
     Raises:

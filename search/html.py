@@ -91,17 +91,24 @@ def _svg(graph: nx.DiGraph, pos: dict[int, tuple[float, float]]) -> str:
     for a, b in graph.edges:
         (x1, y1), (x2, y2) = pos[a], pos[b]
         chosen = " chosen" if graph.nodes[a].get("chosen") and graph.nodes[b].get("chosen") else ""
-        parts.append(f'<path class="edge{chosen}" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{(y1 + y2) / 2:.1f} '
-                     f'{x2:.1f},{(y1 + y2) / 2:.1f} {x2:.1f},{y2:.1f}"/>')
+        parts.append(
+            f'<path class="edge{chosen}" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{(y1 + y2) / 2:.1f} '
+            f'{x2:.1f},{(y1 + y2) / 2:.1f} {x2:.1f},{y2:.1f}"/>'
+        )
     for node, data in graph.nodes(data=True):
         x, y = pos[node]
         cls = "node" + (" chosen" if data.get("chosen") else "") + (" pruned" if data.get("pruned") else "")
         fill = _colour(data, top)
-        shape = (f'<rect x="{x - R:.1f}" y="{y - R:.1f}" width="{2 * R}" height="{2 * R}" rx="3" fill="{fill}"/>'
-                 if data.get("terminal") else f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{R}" fill="{fill}"/>')
+        shape = (
+            f'<rect x="{x - R:.1f}" y="{y - R:.1f}" width="{2 * R}" height="{2 * R}" rx="3" fill="{fill}"/>'
+            if data.get("terminal")
+            else f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{R}" fill="{fill}"/>'
+        )
         text = _short(data["value"]) if data.get("judged") else ""
-        parts.append(f'<g class="{cls}" data-id="{node}"><title>{html.escape(data.get("state", ""))}</title>'
-                     f'{shape}<text x="{x:.1f}" y="{y:.1f}">{text}</text></g>')
+        parts.append(
+            f'<g class="{cls}" data-id="{node}"><title>{html.escape(data.get("state", ""))}</title>'
+            f'{shape}<text x="{x:.1f}" y="{y:.1f}">{text}</text></g>'
+        )
         preds = list(graph.predecessors(node))
         if data.get("chosen") and preds:
             step = graph.edges[preds[0], node].get("step", "")
@@ -123,13 +130,20 @@ def _node_data(graph: nx.DiGraph) -> str:
 def render_html(graph: nx.DiGraph, title: str = "Tree of Thoughts") -> str:
     """The whole page for ``graph`` (a tree made by :mod:`search.tree`)."""
     g = graph.graph
-    meta = [("question", g.get("question", "")), ("answer", g.get("answer", "") or "(none)"),
-            ("task", g.get("task", "")), ("algorithm", g.get("algorithm", "")),
-            ("evaluator", g.get("evaluator", "")), ("nodes", graph.number_of_nodes())]
+    meta = [
+        ("question", g.get("question", "")),
+        ("answer", g.get("answer", "") or "(none)"),
+        ("task", g.get("task", "")),
+        ("algorithm", g.get("algorithm", "")),
+        ("evaluator", g.get("evaluator", "")),
+        ("nodes", graph.number_of_nodes()),
+    ]
     meta_html = "".join(f"<span>{k}: <b>{html.escape(str(v))}</b></span>" for k, v in meta)
-    legend = ('<span style="background:hsl(0,62%,44%)"></span>low value<span style="background:hsl(120,62%,44%)">'
-              '</span>high value<span style="background:#9aa1b1"></span>not judged'
-              '<span style="background:#f08c00"></span>chosen path; squares hold answers')
+    legend = (
+        '<span style="background:hsl(0,62%,44%)"></span>low value<span style="background:hsl(120,62%,44%)">'
+        '</span>high value<span style="background:#9aa1b1"></span>not judged'
+        '<span style="background:#f08c00"></span>chosen path; squares hold answers'
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>

@@ -81,8 +81,9 @@ class MeteredModel:
         return out
 
 
-def ask(model: Model, query: Query, *, n: int = 1, temperature: float = 0.7, seed: int | None = None,
-        logprobs: bool = False) -> Completion:
+def ask(
+    model: Model, query: Query, *, n: int = 1, temperature: float = 0.7, seed: int | None = None, logprobs: bool = False
+) -> Completion:
     """Send ``query`` to ``model`` for ``n`` samples in one call.
 
     When the query carries a grammar and the backend says it cannot enforce grammars (its
@@ -91,8 +92,14 @@ def ask(model: Model, query: Query, *, n: int = 1, temperature: float = 0.7, see
     grammar the backend rejects as malformed still raises.
     """
     grammar = query.grammar if getattr(model, "grammar_ok", getattr(model, "supports_grammar", True)) else None
-    kwargs = {"stop": list(query.stop), "n": n, "max_tokens": query.max_tokens, "temperature": temperature,
-              "seed": seed, "logprobs": logprobs}
+    kwargs = {
+        "stop": list(query.stop),
+        "n": n,
+        "max_tokens": query.max_tokens,
+        "temperature": temperature,
+        "seed": seed,
+        "logprobs": logprobs,
+    }
     try:
         return model.complete(query.prompt, grammar=grammar, **kwargs)
     except ModelError as err:

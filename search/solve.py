@@ -91,8 +91,15 @@ def solve(
         task = get_task(task, **(task_options or {}))
     elif not isinstance(task, Task):
         raise TypeError(f"{task!r} is not a task: give a name ({', '.join(TASKS)}) or a search.Task")
-    config = _config(beam=beam, n_generate=n_generate, n_evaluate=n_evaluate, max_depth=max_depth, seed=seed,
-                     temperature=temperature, **options)
+    config = _config(
+        beam=beam,
+        n_generate=n_generate,
+        n_evaluate=n_evaluate,
+        max_depth=max_depth,
+        seed=seed,
+        temperature=temperature,
+        **options,
+    )
     search = ALGORITHMS[algorithm](config)
     if model is None:
         from agent.model import load_model

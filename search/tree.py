@@ -52,8 +52,9 @@ class SearchTree:
         self.graph = nx.DiGraph(question=question, **graph_attrs)
         self.states: dict[int, State] = {}
 
-    def add(self, state: State, parent: int | None = None, step: str = "", terminal: bool = False,
-            answer: str | None = None) -> int:
+    def add(
+        self, state: State, parent: int | None = None, step: str = "", terminal: bool = False, answer: str | None = None
+    ) -> int:
         """Add a node for ``state`` (under ``parent`` by ``step``) and return its id."""
         node = self.graph.number_of_nodes()
         depth = 0 if parent is None else self.graph.nodes[parent]["depth"] + 1
@@ -81,7 +82,7 @@ class SearchTree:
     def path_to(self, node: int) -> list[int]:
         """Node ids from the root to ``node``."""
         path = [node]
-        while (preds := list(self.graph.predecessors(path[-1]))):
+        while preds := list(self.graph.predecessors(path[-1])):
             path.append(preds[0])
         return path[::-1]
 
@@ -130,8 +131,9 @@ def save(graph: nx.DiGraph, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".json", ".graphml"):
-        raise ValueError(f"{path}: cannot write a tree as {suffix or 'a file without suffix'}; "
-                         "use .html, .json or .graphml")
+        raise ValueError(
+            f"{path}: cannot write a tree as {suffix or 'a file without suffix'}; use .html, .json or .graphml"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".json":
         path.write_text(to_json(graph), encoding="utf-8")

@@ -31,8 +31,10 @@ def calculator(expression: str) -> str:
 
 
 GSM8K = [
-    {"question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
-     "answer": "She sold 48/2 = <<48/2=24>>24 in May.\n#### 72"},
+    {
+        "question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
+        "answer": "She sold 48/2 = <<48/2=24>>24 in May.\n#### 72",
+    },
     {"question": "Weng earns $12 an hour. How much for 5 hours?", "answer": "12*5=60\n#### 60"},
     {"question": "A shop has 1,200 pens and sells 200. How many are left?", "answer": "#### 1,000"},
 ]
@@ -47,8 +49,12 @@ def final(answer: str, thought: str = "I know the answer.") -> str:
 
 
 # item 0: tool then right; item 1: wrong; item 2: right, with one wrong and one right claim in its thought
-REACT_REPLIES = [act("48 + 48/2"), final("72"), final("65", "12 * 5 = 65"),
-                 final("$1,000", "1200 - 200 = 1000 and 2 + 2 = 5")]
+REACT_REPLIES = [
+    act("48 + 48/2"),
+    final("72"),
+    final("65", "12 * 5 = 65"),
+    final("$1,000", "1200 - 200 = 1000 and 2 + 2 = 5"),
+]
 
 
 @pytest.fixture
@@ -119,35 +125,41 @@ def test_malformed_data_names_file_and_line(tmp_path):
         get_task("gsm8k").load(bad)
 
 
-@pytest.mark.parametrize("prediction, gold, correct", [
-    ("The answer is $1,000.", "1000", True),
-    ("1000", "1,000", True),
-    ("0.5", "1/2", True),
-    ("72 clips", "72", True),
-    ("73", "72", False),
-    ("-3", "3", False),
-    (None, "3", False),
-    ("Paris", "paris", True),
-    ("The Eiffel Tower!", "eiffel tower", True),
-    ("Paris, France", "Paris", False),
-    ("", "Paris", False),
-])
+@pytest.mark.parametrize(
+    "prediction, gold, correct",
+    [
+        ("The answer is $1,000.", "1000", True),
+        ("1000", "1,000", True),
+        ("0.5", "1/2", True),
+        ("72 clips", "72", True),
+        ("73", "72", False),
+        ("-3", "3", False),
+        (None, "3", False),
+        ("Paris", "paris", True),
+        ("The Eiffel Tower!", "eiffel tower", True),
+        ("Paris, France", "Paris", False),
+        ("", "Paris", False),
+    ],
+)
 def test_qa_matching(prediction, gold, correct):
     assert match_answer(prediction, gold) is correct
 
 
-@pytest.mark.parametrize("puzzle, answer, valid", [
-    ("4 6 4 8", "(4 + 8) * (6 - 4) = 24", True),
-    ("4 6 4 8", "Answer: (4 + 8) * (6 - 4) = 24", True),
-    ("1 1 4 6", "1 * 1 * 4 × 6", True),
-    ("3 3 8 8", "8 / (3 - 8 / 3)", True),  # exact only with fractions
-    ("4 6 4 8", "(4 + 8) * (6 - 4) + 0", False),  # a number too many
-    ("1 1 4 6", "(1 + 1 + 4) * 6", False),  # 36
-    ("1 1 4 6", "4 * 6", False),  # numbers left out
-    ("1 1 4 6", "__import__('os').system('true')", False),
-    ("2 2 6 0", "(2 + 2) * 6 / 0", False),
-    ("1 1 4 6", None, False),
-])
+@pytest.mark.parametrize(
+    "puzzle, answer, valid",
+    [
+        ("4 6 4 8", "(4 + 8) * (6 - 4) = 24", True),
+        ("4 6 4 8", "Answer: (4 + 8) * (6 - 4) = 24", True),
+        ("1 1 4 6", "1 * 1 * 4 × 6", True),
+        ("3 3 8 8", "8 / (3 - 8 / 3)", True),  # exact only with fractions
+        ("4 6 4 8", "(4 + 8) * (6 - 4) + 0", False),  # a number too many
+        ("1 1 4 6", "(1 + 1 + 4) * 6", False),  # 36
+        ("1 1 4 6", "4 * 6", False),  # numbers left out
+        ("1 1 4 6", "__import__('os').system('true')", False),
+        ("2 2 6 0", "(2 + 2) * 6 / 0", False),
+        ("1 1 4 6", None, False),
+    ],
+)
 def test_game24_validator(puzzle, answer, valid):
     assert validate_game24(puzzle, answer) is valid
 
@@ -182,10 +194,18 @@ def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
 
     def solve(question, task, model, algorithm, evaluator, beam, seed, **kwargs):
         seen.append((question, task, algorithm, evaluator, beam, seed))
-        path = ["4 + 8 = 12 (left: 4 6 12)", "6 - 4 = 2 (left: 2 12)", "2 * 12 = 24 (left: 24)",
-                "Answer: (4 + 8) * (6 - 4) = 24"]
-        return types.SimpleNamespace(answer=path[-1], best_path=path, tree=nx.DiGraph(),
-                                     stats={"completion_tokens": 40, "prompt_tokens": 400, "nodes": 9})
+        path = [
+            "4 + 8 = 12 (left: 4 6 12)",
+            "6 - 4 = 2 (left: 2 12)",
+            "2 * 12 = 24 (left: 24)",
+            "Answer: (4 + 8) * (6 - 4) = 24",
+        ]
+        return types.SimpleNamespace(
+            answer=path[-1],
+            best_path=path,
+            tree=nx.DiGraph(),
+            stats={"completion_tokens": 40, "prompt_tokens": 400, "nodes": 9},
+        )
 
     import search
 
@@ -205,8 +225,18 @@ def test_cli_runs_a_fake_model_and_prints_json(tmp_path):
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps(["Paris", "5"]))
     out = tmp_path / "qa.jsonl.out"
-    args = ["qa", "--data", str(data), "--model", f"fake:{replies}", "--strategy", "direct", "--out", str(out),
-            "--json"]
+    args = [
+        "qa",
+        "--data",
+        str(data),
+        "--model",
+        f"fake:{replies}",
+        "--strategy",
+        "direct",
+        "--out",
+        str(out),
+        "--json",
+    ]
     result = CliRunner().invoke(eval_cmd, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -234,8 +264,10 @@ def test_report_writes_markdown_and_png(gsm8k_file, tmp_path):
     run_gsm8k(gsm8k_file, tmp_path / "react.jsonl", REACT_REPLIES)
     run_gsm8k(gsm8k_file, tmp_path / "direct.jsonl", ["72", "1", "2"], strategy="direct")
     md, png = tmp_path / "t.md", tmp_path / "p.png"
-    result = CliRunner().invoke(eval_cmd, ["report", str(tmp_path / "react.jsonl"), str(tmp_path / "direct.jsonl"),
-                                           "--md", str(md), "--png", str(png)])
+    result = CliRunner().invoke(
+        eval_cmd,
+        ["report", str(tmp_path / "react.jsonl"), str(tmp_path / "direct.jsonl"), "--md", str(md), "--png", str(png)],
+    )
     assert result.exit_code == 0, result.output
     rows = md.read_text().splitlines()
     assert rows[2].startswith("| gsm8k | scripted | direct | 33.3% | 3 |")

@@ -16,8 +16,7 @@ def step(tool, args):
 def test_math_agent_uses_the_calculator():
     from examples import math_agent
 
-    model = ScriptedModel([step("calculator", {"expression": "4817 * 296"}),
-                           "Thought: done\nFinal Answer: 1425832\n"])
+    model = ScriptedModel([step("calculator", {"expression": "4817 * 296"}), "Thought: done\nFinal Answer: 1425832\n"])
     assert math_agent.main("crates?", model=model) == "1425832"
     assert "Observation: 1425832" in model.prompts[1]
 
@@ -44,7 +43,8 @@ def test_custom_tool_schema_and_run():
     from examples import custom_tool
 
     assert custom_tool.days_between.parameters["required"] == ["start", "end"]
-    model = ScriptedModel([step("days_between", {"start": "2024-02-10", "end": "2024-03-01"}),
-                           "Thought: ok\nFinal Answer: 20\n"])
+    model = ScriptedModel(
+        [step("days_between", {"start": "2024-02-10", "end": "2024-03-01"}), "Thought: ok\nFinal Answer: 20\n"]
+    )
     assert custom_tool.main(model=model) == "20"
     assert "Observation: 20" in model.prompts[1]

@@ -11,15 +11,15 @@ from tools import get_tool
 
 NATALIA = {
     "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
-                "How many clips did Natalia sell altogether in April and May?",
+    "How many clips did Natalia sell altogether in April and May?",
     "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
-              "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72",
+    "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72",
 }
 WENG = {
     "question": "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. "
-                "How much did she earn?",
+    "How much did she earn?",
     "answer": "Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.\n"
-              "Working 50 minutes, she earned 0.2 x 50 = $<<0.2*50=10>>10.\n#### 10",
+    "Working 50 minutes, she earned 0.2 x 50 = $<<0.2*50=10>>10.\n#### 10",
 }
 
 
@@ -32,8 +32,9 @@ def test_gsm8k_chain_strips_annotations_and_keeps_the_answer():
     ex = gsm8k_chain(NATALIA["question"], NATALIA["answer"])
     assert ex.answer == "72"
     assert "<<" not in ex.reasoning and ">>" not in ex.reasoning
-    assert ex.reasoning == ("Natalia sold 48/2 = 24 clips in May. "
-                            "Natalia sold 48+24 = 72 clips altogether in April and May.")
+    assert ex.reasoning == (
+        "Natalia sold 48/2 = 24 clips in May. Natalia sold 48+24 = 72 clips altogether in April and May."
+    )
     assert ex.target().endswith("\nFinal Answer: 72\n")
     assert ex.target().startswith("Thought: Natalia sold 48/2 = 24")
 
@@ -78,8 +79,10 @@ def test_load_examples_recognises_gsm8k_rows_and_styles(tmp_path):
 
 
 def test_project_schema_round_trips_and_uses_the_runtime_prompt(tmp_path):
-    examples = [Example(problem="What is 2+2?", reasoning="I add.", answer="4", tools=("calculator",)),
-                Example(problem="Say hi", reasoning="Thought: easy", answer="hi", system="Be brief.")]
+    examples = [
+        Example(problem="What is 2+2?", reasoning="I add.", answer="4", tools=("calculator",)),
+        Example(problem="Say hi", reasoning="Thought: easy", answer="hi", system="Be brief."),
+    ]
     path = save_examples(examples, tmp_path / "ex.jsonl")
     loaded = load_examples(path)
     assert loaded == examples
@@ -90,16 +93,23 @@ def test_project_schema_round_trips_and_uses_the_runtime_prompt(tmp_path):
 
 
 def test_messages_form_trains_on_the_last_assistant_message(tmp_path):
-    row = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "2+3?"},
-                        {"role": "assistant", "content": "Thought: add\nFinal Answer: 5\n"}]}
+    row = {
+        "messages": [
+            {"role": "system", "content": "S"},
+            {"role": "user", "content": "2+3?"},
+            {"role": "assistant", "content": "Thought: add\nFinal Answer: 5\n"},
+        ]
+    }
     (ex,) = load_examples(write_jsonl(tmp_path / "m.jsonl", [row]))
     assert ex.prompt_messages() == row["messages"][:2]
     assert ex.target() == "Thought: add\nFinal Answer: 5\n" and ex.answer == "5"
 
 
 def _trajectory(question, answer, **extra):
-    steps = [{"thought": "add", "action": {"tool": "calculator", "args": {"expression": "2+2"}}, "observation": "4"},
-             {"thought": "done", "answer": answer}]
+    steps = [
+        {"thought": "add", "action": {"tool": "calculator", "args": {"expression": "2+2"}}, "observation": "4"},
+        {"thought": "done", "answer": answer},
+    ]
     return {"question": question, "steps": steps, "answer": answer, "tools": ["calculator"], **extra}
 
 
@@ -121,8 +131,10 @@ def test_trace_files_keep_only_trajectories_with_a_correct_answer(tmp_path):
 
 
 def test_gold_answers_come_from_gsm8k_rows(tmp_path):
-    gold_file = write_jsonl(tmp_path / "gold.jsonl", [{"question": "q1", "answer": "work\n#### 1,200"},
-                                                      {"question": "q2", "answer": "Paris"}])
+    gold_file = write_jsonl(
+        tmp_path / "gold.jsonl",
+        [{"question": "q1", "answer": "work\n#### 1,200"}, {"question": "q2", "answer": "Paris"}],
+    )
     gold = load_gold(gold_file)
     assert gold == {"q1": "1200", "q2": "Paris"}
     traces = write_jsonl(tmp_path / "t.jsonl", [_trajectory("q1", "$1,200"), _trajectory("q2", "London")])
@@ -136,11 +148,15 @@ def test_trace_with_no_correct_trajectory_is_a_clear_error(tmp_path):
 
 
 def test_tot_tree_gives_value_and_propose_examples(tmp_path):
-    tree = {"task": "game24", "question": "4 9 10 13", "nodes": [
-        {"id": 0, "state": "4 9 10 13", "parent": None, "label": "likely"},
-        {"id": 1, "state": "4 9 10 13\n13 - 9 = 4 (left: 4 4 10)", "parent": 0, "label": "sure"},
-        {"id": 2, "state": "4 9 10 13\n4 + 9 = 13 (left: 10 13 13)", "parent": 0, "label": "impossible"},
-    ]}
+    tree = {
+        "task": "game24",
+        "question": "4 9 10 13",
+        "nodes": [
+            {"id": 0, "state": "4 9 10 13", "parent": None, "label": "likely"},
+            {"id": 1, "state": "4 9 10 13\n13 - 9 = 4 (left: 4 4 10)", "parent": 0, "label": "sure"},
+            {"id": 2, "state": "4 9 10 13\n4 + 9 = 13 (left: 10 13 13)", "parent": 0, "label": "impossible"},
+        ],
+    }
     examples = load_examples(write_jsonl(tmp_path / "tree.jsonl", [tree]))
     values = {e.problem: e.target() for e in examples if e.answer in ("sure", "likely", "impossible")}
     assert values == {"4 9 10 13": "likely", tree["nodes"][1]["state"]: "sure", tree["nodes"][2]["state"]: "impossible"}
@@ -150,10 +166,15 @@ def test_tot_tree_gives_value_and_propose_examples(tmp_path):
 
 
 def test_node_link_tree_from_the_search_reads_steps_from_edges(tmp_path):
-    tree = {"directed": True, "graph": {"task": "gsm8k", "question": "q"},
-            "nodes": [{"id": 0, "state": "q", "value": 20.0, "judged": True},
-                      {"id": 1, "state": "q\nstep one", "value": 0.001, "judged": True}],
-            "edges": [{"source": 0, "target": 1, "step": "step one"}]}
+    tree = {
+        "directed": True,
+        "graph": {"task": "gsm8k", "question": "q"},
+        "nodes": [
+            {"id": 0, "state": "q", "value": 20.0, "judged": True},
+            {"id": 1, "state": "q\nstep one", "value": 0.001, "judged": True},
+        ],
+        "edges": [{"source": 0, "target": 1, "step": "step one"}],
+    }
     path = tmp_path / "tree.json"
     path.write_text(json.dumps(tree))
     examples = load_examples(path)
@@ -170,8 +191,12 @@ def test_malformed_jsonl_names_the_file_and_line(tmp_path):
 
 def test_missing_fields_are_named(tmp_path):
     with pytest.raises(DataError, match=r"m\.jsonl:2: missing field\(s\) reasoning"):
-        load_examples(write_jsonl(tmp_path / "m.jsonl", [
-            {"problem": "p", "reasoning": "r", "answer": "1"}, {"problem": "p", "answer": "1"}]))
+        load_examples(
+            write_jsonl(
+                tmp_path / "m.jsonl",
+                [{"problem": "p", "reasoning": "r", "answer": "1"}, {"problem": "p", "answer": "1"}],
+            )
+        )
     with pytest.raises(DataError, match="no final line '#### N'"):
         load_examples(write_jsonl(tmp_path / "g.jsonl", [{"question": "q", "answer": "no marker"}]))
     with pytest.raises(DataError, match="unknown record format with fields foo"):

@@ -23,23 +23,38 @@ pytest.importorskip("accelerate")
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = [
-    {"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
-                 "How many clips did Natalia sell altogether in April and May?",
-     "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
-               "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72"},
-    {"question": "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. "
-                 "How much did she earn?",
-     "answer": "Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.\n"
-               "Working 50 minutes, she earned 0.2 x 50 = $<<0.2*50=10>>10.\n#### 10"},
-    {"question": "A box holds 24 pens. How many pens are in 17 boxes?",
-     "answer": "There are 24*17 = <<24*17=408>>408 pens.\n#### 408"},
-    {"question": "Tom has 5 apples and eats 2. How many are left?",
-     "answer": "Tom has 5-2 = <<5-2=3>>3 apples left.\n#### 3"},
+    {
+        "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+        "How many clips did Natalia sell altogether in April and May?",
+        "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+        "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72",
+    },
+    {
+        "question": "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. "
+        "How much did she earn?",
+        "answer": "Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.\n"
+        "Working 50 minutes, she earned 0.2 x 50 = $<<0.2*50=10>>10.\n#### 10",
+    },
+    {
+        "question": "A box holds 24 pens. How many pens are in 17 boxes?",
+        "answer": "There are 24*17 = <<24*17=408>>408 pens.\n#### 408",
+    },
+    {
+        "question": "Tom has 5 apples and eats 2. How many are left?",
+        "answer": "Tom has 5-2 = <<5-2=3>>3 apples left.\n#### 3",
+    },
 ]
 
 
-SUMS = [{"problem": f"What is {a}+{b}?", "reasoning": f"I add {a} and {b}.", "answer": str(a + b),
-         "system": "Answer briefly."} for a, b in [(3, 4), (10, 5), (7, 8), (2, 9), (12, 30), (6, 6), (1, 1), (40, 2)]]
+SUMS = [
+    {
+        "problem": f"What is {a}+{b}?",
+        "reasoning": f"I add {a} and {b}.",
+        "answer": str(a + b),
+        "system": "Answer briefly.",
+    }
+    for a, b in [(3, 4), (10, 5), (7, 8), (2, 9), (12, 30), (6, 6), (1, 1), (40, 2)]
+]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -57,9 +72,18 @@ def tiny_model(tmp_path_factory, smollm_gguf) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tok = AutoTokenizer.from_pretrained(str(smollm_gguf.parent), gguf_file=smollm_gguf.name)
-    config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, vocab_size=len(tok), tie_word_embeddings=True,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, max_position_embeddings=2048)
+    config = LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=len(tok),
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        max_position_embeddings=2048,
+    )
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny-llama")
     LlamaForCausalLM(config).save_pretrained(out)
@@ -83,8 +107,18 @@ def data(tmp_path) -> Path:
 
 
 def config(tiny_model, data, out, **kw) -> TrainConfig:
-    base = {"data": str(data), "out": str(out), "base": str(tiny_model), "batch_size": 2, "seq_len": 256,
-            "dev_fraction": 0.0, "eval_generations": 0, "save_every": 0, "lr": 1e-2, "lora_dropout": 0.05}
+    base = {
+        "data": str(data),
+        "out": str(out),
+        "base": str(tiny_model),
+        "batch_size": 2,
+        "seq_len": 256,
+        "dev_fraction": 0.0,
+        "eval_generations": 0,
+        "save_every": 0,
+        "lr": 1e-2,
+        "lora_dropout": 0.05,
+    }
     return TrainConfig(**{**base, **kw})
 
 
@@ -116,7 +150,7 @@ def test_packed_examples_give_the_same_logits_as_unpacked(tiny_model, tokenizer)
         for e in examples:
             alone = model(input_ids=torch.tensor([e.input_ids]), use_cache=False).logits
             n = len(e.input_ids)
-            assert torch.allclose(logits[0, at:at + n], alone[0], atol=1e-5)
+            assert torch.allclose(logits[0, at : at + n], alone[0], atol=1e-5)
             at += n
         padded = collate([[e] for e in examples], tokenizer.pad_token_id, packing=False)
     assert int((packed["targets"] != IGNORE).sum()) == int((padded["targets"] != IGNORE).sum())
@@ -182,8 +216,11 @@ def test_resume_with_changed_settings_is_refused(tiny_model, data, tmp_path):
 
 
 def test_full_fine_tune_with_dev_eval_saves_a_model(tiny_model, data, tmp_path):
-    result = train(config(tiny_model, data, tmp_path / "run", max_steps=3, full=True, lr=1e-3, dev_fraction=0.25,
-                          eval_generations=1))
+    result = train(
+        config(
+            tiny_model, data, tmp_path / "run", max_steps=3, full=True, lr=1e-3, dev_fraction=0.25, eval_generations=1
+        )
+    )
     assert result.model and (Path(result.model) / "config.json").is_file() and result.adapter is None
     assert result.dev_examples == 2 and result.dev_loss is not None and result.dev_accuracy in (0.0, 1.0)
 
@@ -208,8 +245,23 @@ def test_merge_adapter_gives_the_trained_model(tiny_model, data, tmp_path):
 def test_cli_json_summary_is_the_last_line(tiny_model, data, tmp_path):
     from finetune.cli import finetune_cmd
 
-    args = ["--data", str(data), "--out", str(tmp_path / "run"), "--base", str(tiny_model), "--max-steps", "2",
-            "--batch-size", "2", "--seq-len", "256", "--dev-fraction", "0", "--json"]
+    args = [
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--base",
+        str(tiny_model),
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "256",
+        "--dev-fraction",
+        "0",
+        "--json",
+    ]
     res = CliRunner().invoke(finetune_cmd, args)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout.strip().splitlines()[-1])  # stdout only: the progress bar is on stderr
@@ -224,8 +276,9 @@ def test_cli_user_errors_are_one_line_without_traceback(tmp_path):
     bad.write_text('{"question": "a", "answer": "b #### 1"}\n{"question": "c", "answer": "d #### 2"}\n{not json\n')
     res = CliRunner().invoke(finetune_cmd, ["--data", str(bad), "--out", str(tmp_path / "o"), "--max-steps", "1"])
     assert res.exit_code == 1 and "bad.jsonl:3" in res.output and "Traceback" not in res.output
-    res = CliRunner().invoke(finetune_cmd, ["--data", str(bad), "--out", str(tmp_path / "o"), "--full",
-                                            "--lora-r", "8"])
+    res = CliRunner().invoke(
+        finetune_cmd, ["--data", str(bad), "--out", str(tmp_path / "o"), "--full", "--lora-r", "8"]
+    )
     assert res.exit_code == 2 and "exclude each other" in res.output
 
 
@@ -241,19 +294,40 @@ CLI = "from finetune.cli import finetune_cmd; finetune_cmd()"
 @pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_same_losses(tiny_model, data, tmp_path):
     out = tmp_path / "killed"
-    args = ["--data", str(data), "--out", str(out), "--base", str(tiny_model), "--max-steps", "60", "--batch-size",
-            "2", "--seq-len", "256", "--lr", "1e-2", "--dev-fraction", "0", "--save-every", "3", "--json"]
+    args = [
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--base",
+        str(tiny_model),
+        "--max-steps",
+        "60",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "256",
+        "--lr",
+        "1e-2",
+        "--dev-fraction",
+        "0",
+        "--save-every",
+        "3",
+        "--json",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", CLI, *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     deadline = time.time() + 300
     while not (out / "checkpoints" / "step-3").is_dir() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL and not (out / "adapter").exists()  # killed mid-run
-    done = subprocess.run([sys.executable, "-c", CLI, *args, "--resume"], cwd=ROOT, capture_output=True, text=True,
-                          env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, env=env, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     resumed = json.loads(done.stdout.strip().splitlines()[-1])
     assert resumed["resumed_from"] >= 3 and resumed["steps"] == 60

@@ -51,7 +51,7 @@ def test_greedy_is_deterministic_and_cut_at_stop(model: LlamaCppModel, prompt: s
     assert isinstance(first, Completion)
     assert first.texts == again.texts and len(first.text) > 10
     assert first.completion_tokens == 20 and first.finish_reasons == ["length"]
-    stop = first.text[len(first.text) // 2:][:2]
+    stop = first.text[len(first.text) // 2 :][:2]
     cut = model.complete(prompt, max_tokens=20, stop=["@@never@@", stop])
     assert cut.text == first.text[: first.text.find(stop)]
     assert cut.finish_reasons == ["stop"] and cut.completion_tokens < 20

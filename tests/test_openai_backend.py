@@ -22,9 +22,25 @@ def server(smollm_gguf):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(smollm_gguf), "--host",
-                             "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "false"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(smollm_gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--verbose",
+            "false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -53,8 +69,9 @@ def test_completion_with_stop_and_usage(server):
 
 def test_grammar_is_enforced_by_the_server(server):
     m = OpenAIModel(server)
-    out = m.complete("Is the sky green? Answer:", grammar='root ::= " yes" | " no"', max_tokens=8, n=2,
-                     temperature=0.8, seed=3)
+    out = m.complete(
+        "Is the sky green? Answer:", grammar='root ::= " yes" | " no"', max_tokens=8, n=2, temperature=0.8, seed=3
+    )
     assert len(out.texts) == 2 and all(t in (" yes", " no") for t in out.texts)
 
 

@@ -77,8 +77,15 @@ def test_parse_error_becomes_observation_and_loop_continues():
 
 
 def test_unknown_tool_bad_args_tool_error_and_bug_are_observations():
-    traj, _ = run([act("search_web", {"q": "x"}), act("add", {"a": "two", "b": 1}),
-                   act("fail", {"text": "x"}), act("buggy", {"text": "y"}), final("1")])
+    traj, _ = run(
+        [
+            act("search_web", {"q": "x"}),
+            act("add", {"a": "two", "b": 1}),
+            act("fail", {"text": "x"}),
+            act("buggy", {"text": "y"}),
+            final("1"),
+        ]
+    )
     types = [s.error.type if s.error else None for s in traj.steps]
     assert types == ["unknown_tool", "bad_args", "tool_error", "tool_error", None]
     assert "search_web" in traj.steps[0].observation and "add" in traj.steps[0].observation
@@ -110,7 +117,7 @@ def test_repeat_guard_stops_identical_actions():
 
 
 def test_parse_step_variants():
-    p = parse_step('Thought: x\nAction: calculator\nAction Input: 2+3', {"calculator": "expression"})
+    p = parse_step("Thought: x\nAction: calculator\nAction Input: 2+3", {"calculator": "expression"})
     assert p.action.args == {"expression": "2+3"} and p.error is None
     p = parse_step("Thought: done\nFinal Answer: 7 apples\n")
     assert p.answer == "7 apples" and p.action is None

@@ -23,22 +23,22 @@ from search.tasks.game24 import Game24, legal_moves, parse_move, validate
 
 NATALIA = {
     "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
-                "How many clips did Natalia sell altogether in April and May?",
+    "How many clips did Natalia sell altogether in April and May?",
     "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips "
-              "altogether in April and May.\n#### 72",
+    "altogether in April and May.\n#### 72",
 }
 BETTY = {
     "question": "Betty is saving money for a new wallet which costs $100. Betty has only half of the money she needs. "
-                "Her parents decided to give her $15 for that purpose, and her grandparents twice as much as her "
-                "parents. How much more money does Betty need to buy the wallet?",
+    "Her parents decided to give her $15 for that purpose, and her grandparents twice as much as her "
+    "parents. How much more money does Betty need to buy the wallet?",
     "answer": "In the beginning, Betty has only 100 / 2 = $<<100/2=50>>50.\nBetty's grandparents gave her 15 * 2 = "
-              "$<<15*2=30>>30.\nThis means, Betty needs 100 - 50 - 30 - 15 = $<<100-50-30-15=5>>5 more.\n#### 5",
+    "$<<15*2=30>>30.\nThis means, Betty needs 100 - 50 - 30 - 15 = $<<100-50-30-15=5>>5 more.\n#### 5",
 }
 WENG = {
     "question": "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. "
-                "How much did she earn?",
+    "How much did she earn?",
     "answer": "Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.\nWorking 50 minutes, she earned 0.2 x 50 = "
-              "$<<0.2*50=10>>10.\n#### 10",
+    "$<<0.2*50=10>>10.\n#### 10",
 }
 DEV = [
     {"question": "A baker has 37 trays of 12 rolls. How many rolls?", "answer": "37*12 = <<37*12=444>>444\n#### 444"},
@@ -112,12 +112,16 @@ def test_reinstantiation_skips_ambiguous_problems():
     twice = {"question": "Tom has 5 apples and 5 pears. How many fruits?", "answer": "5+5 = <<5+5=10>>10\n#### 10"}
     with pytest.raises(Skip, match="more than once"):
         build_program(parse_solution(twice))
-    mental = {"question": "Ann has 6 cats and 3 dogs. Each pet eats 7 treats. Treats?",
-              "answer": "She has 9 pets.\n9*7 = <<9*7=63>>63\n#### 63"}
+    mental = {
+        "question": "Ann has 6 cats and 3 dogs. Each pet eats 7 treats. Treats?",
+        "answer": "She has 9 pets.\n9*7 = <<9*7=63>>63\n#### 63",
+    }
     with pytest.raises(Skip, match="constant"):
         build_program(parse_solution(mental))  # 9 was worked out in the text: it must not stay a constant
-    tenth = {"question": "Adam earns $40 a day and 10% of it goes to taxes. How much does he keep?",
-             "answer": "Taxes are $40 / 10 = $<<40/10=4>>4.\nHe keeps 40 - 4 = $<<40-4=36>>36.\n#### 36"}
+    tenth = {
+        "question": "Adam earns $40 a day and 10% of it goes to taxes. How much does he keep?",
+        "answer": "Taxes are $40 / 10 = $<<40/10=4>>4.\nHe keeps 40 - 4 = $<<40-4=36>>36.\n#### 36",
+    }
     with pytest.raises(Skip, match="percentage"):
         build_program(parse_solution(tenth))  # "/ 10" is right for 10% only
 
@@ -131,8 +135,12 @@ def _weekday_by_zeller(d: datetime.date) -> str:
 def _dates(text):
     months = {datetime.date(2000, m, 1).strftime("%B"): m for m in range(1, 13)}
     found = [datetime.date(int(y), int(m), int(d)) for y, m, d in re.findall(r"(\d{4})-(\d\d)-(\d\d)", text)]
-    found += [datetime.date(int(y), months[mo], int(d)) for mo, d, y in re.findall(r"([A-Z][a-z]+) (\d+), (\d{4})", text)]
-    found += [datetime.date(int(y), months[mo], int(d)) for d, mo, y in re.findall(r"(\d+) ([A-Z][a-z]+) (\d{4})", text)]
+    found += [
+        datetime.date(int(y), months[mo], int(d)) for mo, d, y in re.findall(r"([A-Z][a-z]+) (\d+), (\d{4})", text)
+    ]
+    found += [
+        datetime.date(int(y), months[mo], int(d)) for d, mo, y in re.findall(r"(\d+) ([A-Z][a-z]+) (\d{4})", text)
+    ]
     return sorted(found)
 
 
@@ -144,11 +152,21 @@ def _primes_below(n):
     return sum(flags)
 
 
-UNIT_FACTORS = {("kilometers", "meters"): 1000, ("meters", "centimeters"): 100, ("hours", "minutes"): 60,
-                ("minutes", "seconds"): 60, ("kilograms", "grams"): 1000, ("liters", "milliliters"): 1000,
-                ("feet", "inches"): 12, ("days", "hours"): 24, ("weeks", "days"): 7,
-                ("inches", "centimeters"): Fraction("2.54"), ("miles", "kilometers"): Fraction("1.609344"),
-                ("pounds", "ounces"): 16, ("yards", "feet"): 3}
+UNIT_FACTORS = {
+    ("kilometers", "meters"): 1000,
+    ("meters", "centimeters"): 100,
+    ("hours", "minutes"): 60,
+    ("minutes", "seconds"): 60,
+    ("kilograms", "grams"): 1000,
+    ("liters", "milliliters"): 1000,
+    ("feet", "inches"): 12,
+    ("days", "hours"): 24,
+    ("weeks", "days"): 7,
+    ("inches", "centimeters"): Fraction("2.54"),
+    ("miles", "kilometers"): Fraction("1.609344"),
+    ("pounds", "ounces"): 16,
+    ("yards", "feet"): 3,
+}
 
 
 def _count_text(q):
@@ -269,14 +287,19 @@ def test_build_holds_out_the_dev_splits(tmp_path):
         w.writerow(["Rank", "Puzzles", "AMT (s)"])
         w.writerows([i, p, 5.0] for i, p in enumerate(puzzles, 1))
     out = tmp_path / "data"
-    summary = build(out, gsm8k=gsm, game24=csv_path, reinstantiate=3, tool_items=1, workers=2,
-                    n_dev_rows=2, n_dev_puzzles=2)
+    summary = build(
+        out, gsm8k=gsm, game24=csv_path, reinstantiate=3, tool_items=1, workers=2, n_dev_rows=2, n_dev_puzzles=2
+    )
     assert (out / "gsm8k_dev.jsonl").read_text().splitlines() == gsm.read_text().splitlines()[-2:]
     assert (out / "game24_dev.csv").read_text().splitlines()[1:] == csv_path.read_text().splitlines()[-2:]
     assert summary["gsm8k_react.jsonl"]["records"] == 3 and summary["gsm8k_reinstantiated.jsonl"]["records"] > 0
     texts = {name: (out / name).read_text() for name in summary}
-    questions = [json.loads(line)["question"] for name, text in texts.items() if name.startswith("gsm8k")
-                 for line in text.splitlines()]
+    questions = [
+        json.loads(line)["question"]
+        for name, text in texts.items()
+        if name.startswith("gsm8k")
+        for line in text.splitlines()
+    ]
     assert {_masked(d["question"]) for d in DEV}.isdisjoint(map(_masked, questions))  # not even with new numbers
     game = "".join(text for name, text in texts.items() if name.startswith("game24"))
     for held in ("1 4 5 6", "1 3 4 6"):

@@ -47,7 +47,7 @@ class Oracle:
             return "sure" if validate(lines[-3].removeprefix("Input:"), lines[-2]) else "impossible"
         if prompt.endswith("Answer:"):
             start = len(lines) - 1 - lines[::-1].index("Steps:")
-            state = State(lines[start - 1].removeprefix("Input: "), tuple(lines[start + 1:-1]))
+            state = State(lines[start - 1].removeprefix("Input: "), tuple(lines[start + 1 : -1]))
             return f" {compose(state)} = 24"
         nums = [Fraction(x) for x in lines[-1].rstrip(":").split()]
         return " sure" if solvable(nums) else " impossible"
@@ -120,8 +120,9 @@ def test_bfs_keeps_exactly_beam_states_per_level_and_solves(beam):
 
 
 def test_bfs_sampled_selection_is_repeatable_and_keeps_beam():
-    runs = [solve("4 9 10 13", model=oracle_model(), beam=3, selection="sample", seed=7, n_evaluate=1)
-            for _ in range(2)]
+    runs = [
+        solve("4 9 10 13", model=oracle_model(), beam=3, selection="sample", seed=7, n_evaluate=1) for _ in range(2)
+    ]
     kept = [[n for n, d in r.tree.nodes(data=True) if d["depth"] == 1 and not d["pruned"]] for r in runs]
     assert kept[0] == kept[1] and len(kept[0]) == 3
 
@@ -151,8 +152,9 @@ def test_mcts_visits_grow_and_rewards_back_propagate():
     labels = {"a": "likely", "b": "sure", "a/ans-a": "sure", "b/ans-b": "impossible", "b/b2": "likely"}
     visits = []
     for iterations in (1, 3, 6):
-        result = solve("toy", task=ToyTask(table), model=verdicts(labels), algorithm="mcts", n_evaluate=1,
-                       iterations=iterations)
+        result = solve(
+            "toy", task=ToyTask(table), model=verdicts(labels), algorithm="mcts", n_evaluate=1, iterations=iterations
+        )
         g = result.tree
         visits.append(g.nodes[0]["visits"])
         for node in g.nodes:  # a node is visited at least as often as all its children together
@@ -178,8 +180,17 @@ def test_same_value_prompt_is_judged_once_across_the_search():
     assert all(c["n"] == 2 for c in model.calls if c["prompt"] in value_prompts)
 
 
-@pytest.mark.parametrize("kwargs", [{"algorithm": "astar"}, {"evaluator": "oracle"}, {"task": "chess"},
-                                    {"beam": 0}, {"selection": "best"}, {"no_such_option": 1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"algorithm": "astar"},
+        {"evaluator": "oracle"},
+        {"task": "chess"},
+        {"beam": 0},
+        {"selection": "best"},
+        {"no_such_option": 1},
+    ],
+)
 def test_solve_rejects_unknown_strategies(kwargs):
     with pytest.raises(ValueError):
         solve("4 9 10 13", model=oracle_model(), **kwargs)

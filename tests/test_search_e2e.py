@@ -22,8 +22,17 @@ def embedded_model():
 
 @pytest.mark.slow
 def test_tot_bfs_on_the_embedded_model(embedded_model, tmp_path):
-    result = solve("4 9 10 13", task="game24", model=embedded_model, algorithm="bfs", beam=2, n_generate=4,
-                   n_evaluate=1, max_depth=2, seed=0)
+    result = solve(
+        "4 9 10 13",
+        task="game24",
+        model=embedded_model,
+        algorithm="bfs",
+        beam=2,
+        n_generate=4,
+        n_evaluate=1,
+        max_depth=2,
+        seed=0,
+    )
     g = result.tree
     assert result.stats["nodes"] > 1 and result.stats["model_calls"] >= 2
     assert result.stats["completion_tokens"] > 0 and result.stats["model_only"] is True

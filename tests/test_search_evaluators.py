@@ -43,8 +43,16 @@ def test_value_evaluations_are_cached_per_state():
     assert [e.value for e in again] == [first[1].value, first[0].value, first[0].value]
 
 
-@pytest.mark.parametrize("text,label", [("sure", "sure"), ("4 + 4 + 10 = 18\nimpossible\n5 6 6\nlikely", "impossible"),
-                                        ("I think it is likely.", "likely"), ("no idea", None), (" Sure.", "sure")])
+@pytest.mark.parametrize(
+    "text,label",
+    [
+        ("sure", "sure"),
+        ("4 + 4 + 10 = 18\nimpossible\n5 6 6\nlikely", "impossible"),
+        ("I think it is likely.", "likely"),
+        ("no idea", None),
+        (" Sure.", "sure"),
+    ],
+)
 def test_read_label_takes_the_first_verdict(text, label):
     assert read_label(text) == label
 
@@ -67,8 +75,9 @@ def test_verifier_is_reported_as_not_model_only_and_cached():
         calls.append(state)
         return 1.0 if "24" in state.text else 0.0
 
-    result = solve("4 9 10 13", model=ScriptedModel(lambda p: "13 - 9 = 4 (left: 4 4 10)\n"), evaluator=closeness,
-                   beam=2)
+    result = solve(
+        "4 9 10 13", model=ScriptedModel(lambda p: "13 - 9 = 4 (left: 4 4 10)\n"), evaluator=closeness, beam=2
+    )
     assert result.stats["evaluator"] == "verifier:closeness" and result.stats["model_only"] is False
     assert len(calls) == len(set(calls))  # each state judged once
     ev = VerifierEvaluator(closeness)
@@ -144,8 +153,11 @@ def test_arithmetic_verifier_recomputes_equations():
 
 
 def test_gsm8k_search_with_the_verifier_reaches_the_answer():
-    replies = {"": ["In May she sold 48/2=25 clips.", "In May she sold 48/2=24 clips."],
-               "24": ["Altogether 48+24=72 clips."], "72": ["The answer is 72."]}
+    replies = {
+        "": ["In May she sold 48/2=25 clips.", "In May she sold 48/2=24 clips."],
+        "24": ["Altogether 48+24=72 clips."],
+        "72": ["The answer is 72."],
+    }
 
     def model_fn(prompt):  # proposes only: the verifier judges
         last = prompt.rstrip("\n").splitlines()[-1]
@@ -154,8 +166,14 @@ def test_gsm8k_search_with_the_verifier_reaches_the_answer():
         model_fn.i = getattr(model_fn, "i", -1) + 1
         return options[model_fn.i % len(options)]
 
-    result = solve("Natalia sold 48 clips in April and half as many in May. How many in total?", task="gsm8k",
-                   model=ScriptedModel(model_fn), evaluator=arithmetic_verifier, beam=1, n_generate=2)
+    result = solve(
+        "Natalia sold 48 clips in April and half as many in May. How many in total?",
+        task="gsm8k",
+        model=ScriptedModel(model_fn),
+        evaluator=arithmetic_verifier,
+        beam=1,
+        n_generate=2,
+    )
     assert result.answer == "72"
     assert result.best_path[0] == "In May she sold 48/2=24 clips."
 

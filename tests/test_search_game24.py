@@ -12,22 +12,26 @@ from search.tasks.game24 import Game24, compose, legal_moves, parse_move, valida
 F = Fraction
 
 
-@pytest.mark.parametrize("expr", ["(10-4)*(13-9)", "(10 - 4) * (13 - 9) = 24", "Answer: (13 - 9) * (10 - 4) = 24",
-                                  "4 × (9 − (13 − 10))"])
+@pytest.mark.parametrize(
+    "expr", ["(10-4)*(13-9)", "(10 - 4) * (13 - 9) = 24", "Answer: (13 - 9) * (10 - 4) = 24", "4 × (9 − (13 − 10))"]
+)
 def test_validate_accepts_correct_answers(expr):
     assert validate("4 9 10 13", expr)
 
 
-@pytest.mark.parametrize("expr", [
-    "(10-4)*(13-9)+0",       # uses a number not in the puzzle
-    "(10-4)*(13-10)",        # 10 twice, 9 never
-    "10+4+13-9",             # uses all four but equals 18
-    "(10-4)*(13-9)**1",      # power is not allowed
-    "__import__('os')",      # not arithmetic
-    "",
-    "(10-4)*(13-9",          # unbalanced
-    "6*4",                   # intermediate numbers only
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "(10-4)*(13-9)+0",  # uses a number not in the puzzle
+        "(10-4)*(13-10)",  # 10 twice, 9 never
+        "10+4+13-9",  # uses all four but equals 18
+        "(10-4)*(13-9)**1",  # power is not allowed
+        "__import__('os')",  # not arithmetic
+        "",
+        "(10-4)*(13-9",  # unbalanced
+        "6*4",  # intermediate numbers only
+    ],
+)
 def test_validate_rejects_wrong_answers(expr):
     assert not validate("4 9 10 13", expr)
 
@@ -54,21 +58,26 @@ def test_parse_move_accepts_the_papers_format_and_canonicalises():
     assert parse_move([F(8, 3), F(3)], "2.67 * 3 = 8 (left: 8)")[1] == [F(8)]
 
 
-@pytest.mark.parametrize("line", [
-    "13 - 9 = 5 (left: 4 5 10)",     # wrong arithmetic
-    "13 - 7 = 6 (left: 4 6 9 10)",   # 7 is not left
-    "13 - 9 = 4 (left: 4 10)",       # wrong list left
-    "13 - 9 = 4",                    # no left list
-    "Let's add 13 and 9",            # not a move
-    "4 + 4 = 8 (left: 8 9 10 13)",   # only one 4 is left
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "13 - 9 = 5 (left: 4 5 10)",  # wrong arithmetic
+        "13 - 7 = 6 (left: 4 6 9 10)",  # 7 is not left
+        "13 - 9 = 4 (left: 4 10)",  # wrong list left
+        "13 - 9 = 4",  # no left list
+        "Let's add 13 and 9",  # not a move
+        "4 + 4 = 8 (left: 8 9 10 13)",  # only one 4 is left
+    ],
+)
 def test_parse_move_drops_illegal_lines(line):
     assert parse_move([F(4), F(9), F(10), F(13)], line) is None
 
 
 def test_propose_keeps_only_legal_distinct_moves():
-    reply = ("13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 6 9 13)\nnonsense line\n13 - 9 = 5 (left: 4 5 10)\n"
-             "13 - 9 = 4 (left: 4 4 10)\n")
+    reply = (
+        "13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 6 9 13)\nnonsense line\n13 - 9 = 5 (left: 4 5 10)\n"
+        "13 - 9 = 4 (left: 4 4 10)\n"
+    )
     model = ScriptedModel([reply])
     steps = Game24(grammar="off", style="list").propose(model, State("4 9 10 13"), 1, temperature=0.7, seed=0)
     assert steps == ["13 - 9 = 4 (left: 4 4 10)", "10 - 4 = 6 (left: 6 9 13)"]
@@ -116,7 +125,8 @@ def test_compose_builds_the_expression_from_the_moves():
     assert validate("4 9 10 13", expr)
     task = Game24(answer_by="steps")
     assert task.propose(ScriptedModel([]), State("4 9 10 13", steps), 1, temperature=0, seed=0) == [
-        f"Answer: {expr} = 24"]
+        f"Answer: {expr} = 24"
+    ]
 
 
 def test_dead_end_has_no_proposals_and_bad_puzzle_raises():

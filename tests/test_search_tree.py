@@ -77,8 +77,9 @@ def test_html_page_is_self_contained_and_shows_the_states(result, tmp_path):
 
 def test_html_escapes_model_text(tmp_path):
     model = ScriptedModel(lambda p: "</script><b>x</b>" if p.endswith("Thoughts:\n") else "Answer: <i>y</i>")
-    res = solve("What is <this>?", task="generic", model=model, beam=1, n_generate=1, max_depth=2,
-                evaluator=lambda q, s: 1.0)
+    res = solve(
+        "What is <this>?", task="generic", model=model, beam=1, n_generate=1, max_depth=2, evaluator=lambda q, s: 1.0
+    )
     page = res.save_tree(tmp_path / "t.html").read_text()
     assert "</script><b>" not in page and "<i>y</i>" not in page.split("<script")[0]
 

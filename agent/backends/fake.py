@@ -78,12 +78,14 @@ class ScriptedModel:
         self._i += 1
         return reply(prompt) if callable(reply) else reply
 
-    def complete(self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0,
-                 seed=None, logprobs=False) -> Completion:
+    def complete(
+        self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None, logprobs=False
+    ) -> Completion:
         t0 = time.perf_counter()
         self.prompts.append(prompt)
-        self.calls.append({"prompt": prompt, "stop": list(stop), "grammar": grammar, "n": n,
-                           "temperature": temperature, "seed": seed})
+        self.calls.append(
+            {"prompt": prompt, "stop": list(stop), "grammar": grammar, "n": n, "temperature": temperature, "seed": seed}
+        )
         texts, reasons = [], []
         for _ in range(n):
             text, reason = cut_at_stop(self._next(prompt), stop)

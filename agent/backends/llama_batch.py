@@ -78,7 +78,9 @@ def check_gguf(path: Path, what: str) -> None:
     with path.open("rb") as f:
         head = f.read(24)
     if head[:4] != b"GGUF":
-        raise ModelError(f"{path}: not a GGUF file (bad magic {head[:4]!r}); give a .gguf {what} exported for llama.cpp")
+        raise ModelError(
+            f"{path}: not a GGUF file (bad magic {head[:4]!r}); give a .gguf {what} exported for llama.cpp"
+        )
     version = int.from_bytes(head[4:8], "little")
     n_tensors = int.from_bytes(head[8:16], "little")
     n_kv = int.from_bytes(head[16:24], "little")
@@ -113,8 +115,11 @@ def probe_gguf(model: Path, adapter: Path | None, timeout: float = 300) -> None:
     if key in _PROBED:
         return
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "GGML_NO_BACKTRACE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "GGML_NO_BACKTRACE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     command = [sys.executable, "-c", PROBE, str(model), str(adapter or "")]
     try:
         done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout, env=env)
@@ -123,9 +128,11 @@ def probe_gguf(model: Path, adapter: Path | None, timeout: float = 300) -> None:
     if done.returncode < 0:
         lines = [line for line in done.stderr.splitlines() if "GGML_ASSERT" in line or "error" in line.lower()]
         reason = lines[-1].strip() if lines else f"killed by signal {-done.returncode}"
-        reason = reason[reason.find("GGML_ASSERT"):] if "GGML_ASSERT" in reason else reason
-        raise ModelError(f"{' with '.join(map(str, files))}: llama.cpp crashes on this GGUF ({reason}); "
-                         "the file is corrupt or was exported wrongly: export it again")
+        reason = reason[reason.find("GGML_ASSERT") :] if "GGML_ASSERT" in reason else reason
+        raise ModelError(
+            f"{' with '.join(map(str, files))}: llama.cpp crashes on this GGUF ({reason}); "
+            "the file is corrupt or was exported wrongly: export it again"
+        )
     if done.returncode == 0:
         _PROBED.add(key)
 
@@ -168,9 +175,13 @@ def make_chain(temperature: float, seed: int, top_k: int, top_p: float, min_p: f
     if temperature <= 0:
         llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
         return chain
-    for sampler in (llama_cpp.llama_sampler_init_top_k(top_k), llama_cpp.llama_sampler_init_top_p(top_p, 1),
-                    llama_cpp.llama_sampler_init_min_p(min_p, 1), llama_cpp.llama_sampler_init_temp(temperature),
-                    llama_cpp.llama_sampler_init_dist(seed)):
+    for sampler in (
+        llama_cpp.llama_sampler_init_top_k(top_k),
+        llama_cpp.llama_sampler_init_top_p(top_p, 1),
+        llama_cpp.llama_sampler_init_min_p(min_p, 1),
+        llama_cpp.llama_sampler_init_temp(temperature),
+        llama_cpp.llama_sampler_init_dist(seed),
+    ):
         llama_cpp.llama_sampler_chain_add(chain, sampler)
     return chain
 
@@ -291,4 +302,3 @@ def generate(ctx, vocab, batch: Batch, samples: list[Sample], limits: Limits, pi
             raise ModelError(f"llama_decode failed with status {status}: {LOG_SINK.last_error()}")
         for row, sample in enumerate(live):
             sample.idx, sample.pos, sample.decoded = row, sample.pos + 1, sample.decoded + 1
-

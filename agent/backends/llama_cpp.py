@@ -55,8 +55,17 @@ class LlamaCppModel:
     top_p = 0.95
     min_p = 0.05
 
-    def __init__(self, path: str | None = None, *, adapter: str | None = None, n_ctx: int = 4096,
-                 n_threads: int | None = None, n_seq_max: int = 8, verbose: bool = False, probe: bool = True):
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        adapter: str | None = None,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_seq_max: int = 8,
+        verbose: bool = False,
+        probe: bool = True,
+    ):
         try:
             import llama_cpp
         except ImportError as err:
@@ -92,21 +101,27 @@ class LlamaCppModel:
         mparams = llama_cpp.llama_model_default_params()
         self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self._model:
-            raise ModelError(f"{self.path}: llama.cpp cannot load this GGUF ({LOG_SINK.last_error()}); "
-                             "the file is corrupt or truncated: export or download it again")
+            raise ModelError(
+                f"{self.path}: llama.cpp cannot load this GGUF ({LOG_SINK.last_error()}); "
+                "the file is corrupt or truncated: export or download it again"
+            )
         if self.adapter:
             self._lora = llama_cpp.llama_adapter_lora_init(self._model, str(self.adapter).encode())
             if not self._lora:
-                raise ModelError(f"{self.adapter}: llama.cpp cannot load this LoRA adapter "
-                                 f"({LOG_SINK.last_error()}); is it a GGUF LoRA made for {self.path.name}?")
+                raise ModelError(
+                    f"{self.adapter}: llama.cpp cannot load this LoRA adapter "
+                    f"({LOG_SINK.last_error()}); is it a GGUF LoRA made for {self.path.name}?"
+                )
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx, cparams.n_batch, cparams.n_ubatch = self.n_ctx, self.n_batch, self.n_batch
         cparams.n_seq_max, cparams.kv_unified, cparams.no_perf = self.n_seq_max, True, True
         cparams.n_threads = cparams.n_threads_batch = n_threads
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
-            raise ModelError(f"{self.path}: llama.cpp cannot create a context with n_ctx={self.n_ctx} "
-                             f"({LOG_SINK.last_error()}); try a smaller n_ctx")
+            raise ModelError(
+                f"{self.path}: llama.cpp cannot create a context with n_ctx={self.n_ctx} "
+                f"({LOG_SINK.last_error()}); try a smaller n_ctx"
+            )
         if self._lora:
             adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._lora)
             if llama_cpp.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
@@ -137,17 +152,28 @@ class LlamaCppModel:
         env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         env.globals["raise_exception"] = raise_exception
         return env.from_string(self._template).render(
-            messages=messages, add_generation_prompt=add_generation_prompt,
-            bos_token=self._special_text("bos"), eos_token=self._special_text("eos"),
+            messages=messages,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self._special_text("bos"),
+            eos_token=self._special_text("eos"),
         )
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` encodes to (special tokens in the text count as one)."""
         return len(self._tokenize(text, add_special=False))
 
-    def complete(self, prompt: str, *, stop: list[str] | tuple[str, ...] = (), grammar: str | None = None,
-                 n: int = 1, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = None,
-                 logprobs: bool = False) -> Completion:
+    def complete(
+        self,
+        prompt: str,
+        *,
+        stop: list[str] | tuple[str, ...] = (),
+        grammar: str | None = None,
+        n: int = 1,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        logprobs: bool = False,
+    ) -> Completion:
         """Continue ``prompt`` with ``n`` samples drawn as parallel sequences of one batch.
 
         See :meth:`agent.model.Model.complete`. Seeded samples are repeatable: sample ``i``
@@ -160,8 +186,10 @@ class LlamaCppModel:
         with self._lock:
             tokens = self._tokenize(prompt, add_special=True) or [self._special("bos")]
             if len(tokens) >= self.n_ctx:
-                raise ModelError(f"{self.name}: the prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
-                                 "holds; shorten it or raise n_ctx")
+                raise ModelError(
+                    f"{self.name}: the prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
+                    "holds; shorten it or raise n_ctx"
+                )
             parser = self._grammar(grammar) if grammar else None
             evaluated, samples = 0, []
             for first in range(0, n, self.n_seq_max):
@@ -196,7 +224,7 @@ class LlamaCppModel:
         self._cache = tokens[:keep]
         body = tokens[keep:-1]
         for at in range(0, len(body), self.n_batch):
-            self._decode([(t, keep + at + i, 0, False) for i, t in enumerate(body[at: at + self.n_batch])])
+            self._decode([(t, keep + at + i, 0, False) for i, t in enumerate(body[at : at + self.n_batch])])
         self._decode([(tokens[-1], len(tokens) - 1, 0, True)])
         return len(tokens) - keep
 
@@ -211,8 +239,9 @@ class LlamaCppModel:
             raise ModelError(f"{self.name}: llama_decode failed with status {status} ({LOG_SINK.last_error()})")
         self._cache += [row[0] for row in rows]
 
-    def _sample(self, tokens: list[int], first: int, count: int, limits: Limits, parser, temperature: float,
-                seed: int | None) -> list[Sample]:
+    def _sample(
+        self, tokens: list[int], first: int, count: int, limits: Limits, parser, temperature: float, seed: int | None
+    ) -> list[Sample]:
         """Draw ``count`` samples (global indices from ``first``) as sequences 0..count-1."""
         import llama_cpp
 
@@ -307,8 +336,11 @@ class LlamaCppModel:
         self._grammars = {}
         if getattr(self, "_batch", None) is not None:
             self._batch.close()
-        for attr, free in (("_ctx", llama_cpp.llama_free), ("_lora", llama_cpp.llama_adapter_lora_free),
-                           ("_model", llama_cpp.llama_model_free)):
+        for attr, free in (
+            ("_ctx", llama_cpp.llama_free),
+            ("_lora", llama_cpp.llama_adapter_lora_free),
+            ("_model", llama_cpp.llama_model_free),
+        ):
             if getattr(self, attr, None):
                 free(getattr(self, attr))
             setattr(self, attr, None)

@@ -17,8 +17,10 @@ from agent.model import Completion, ModelError
 
 log = logging.getLogger(__name__)
 
-CHATML = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}" \
-         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 class OpenAIModel:
@@ -36,8 +38,16 @@ class OpenAIModel:
 
     supports_grammar = True
 
-    def __init__(self, url: str, model: str = "default", api_key: str | None = None,
-                 chat_template: str = CHATML, timeout: float = 120.0, retries: int = 3, max_concurrent: int = 4):
+    def __init__(
+        self,
+        url: str,
+        model: str = "default",
+        api_key: str | None = None,
+        chat_template: str = CHATML,
+        timeout: float = 120.0,
+        retries: int = 3,
+        max_concurrent: int = 4,
+    ):
         base = url.rstrip("/")
         self.base = base if base.endswith("/v1") else base + "/v1"
         self.name = f"{model}@{url}"
@@ -60,10 +70,17 @@ class OpenAIModel:
         except (ModelError, KeyError, TypeError):
             return max(1, len(text) // 4)  # a server without a tokenize endpoint: a rough estimate
 
-    def complete(self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None,
-                 logprobs=False) -> Completion:
-        body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
-                "n": n, "stop": list(stop)[:4] or None}
+    def complete(
+        self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None, logprobs=False
+    ) -> Completion:
+        body = {
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "n": n,
+            "stop": list(stop)[:4] or None,
+        }
         if grammar:
             body["grammar"] = grammar
         if seed is not None:
@@ -80,10 +97,14 @@ class OpenAIModel:
         usage = out.get("usage") or {}
         texts = [_cut(c.get("text", ""), stop) for c in choices[:n]]
         lps = [list((c.get("logprobs") or {}).get("token_logprobs") or []) for c in choices[:n]] if logprobs else None
-        return Completion(texts=texts, prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                          completion_tokens=int(usage.get("completion_tokens", 0)),
-                          seconds=time.perf_counter() - t0, logprobs=lps,
-                          finish_reasons=[c.get("finish_reason") or "stop" for c in choices[:n]])
+        return Completion(
+            texts=texts,
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=time.perf_counter() - t0,
+            logprobs=lps,
+            finish_reasons=[c.get("finish_reason") or "stop" for c in choices[:n]],
+        )
 
     def _post(self, path: str, body: dict, base: str | None = None) -> dict:
         url = (base or self.base) + path

@@ -31,8 +31,9 @@ class TransformersModel:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as err:
-            raise ModelError("the transformers backend needs torch and transformers: "
-                             "pip install 'cot-agent[train]'") from err
+            raise ModelError(
+                "the transformers backend needs torch and transformers: pip install 'cot-agent[train]'"
+            ) from err
         p = Path(path)
         if not p.exists():
             raise ModelError(f"{path}: no such model file or directory")
@@ -62,8 +63,9 @@ class TransformersModel:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def complete(self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None,
-                 logprobs=False) -> Completion:
+    def complete(
+        self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None, logprobs=False
+    ) -> Completion:
         if grammar:
             raise ModelError("the transformers backend cannot enforce a grammar; use a GGUF model with llama.cpp")
         torch = self._torch
@@ -74,10 +76,19 @@ class TransformersModel:
         sample = temperature > 0
         with torch.no_grad():
             out = self.model.generate(
-                **ids, max_new_tokens=max_tokens, do_sample=sample, temperature=temperature if sample else None,
-                top_p=None, top_k=None, num_return_sequences=n, stop_strings=list(stop) or None,
-                tokenizer=self.tokenizer, output_scores=logprobs, return_dict_in_generate=True,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+                **ids,
+                max_new_tokens=max_tokens,
+                do_sample=sample,
+                temperature=temperature if sample else None,
+                top_p=None,
+                top_k=None,
+                num_return_sequences=n,
+                stop_strings=list(stop) or None,
+                tokenizer=self.tokenizer,
+                output_scores=logprobs,
+                return_dict_in_generate=True,
+                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            )
         start = ids["input_ids"].shape[1]
         gen = out.sequences[:, start:]
         texts, count = [], 0
@@ -92,5 +103,11 @@ class TransformersModel:
         if logprobs:
             steps = torch.stack(out.scores, dim=1).log_softmax(-1)  # (n, T, V)
             lps = steps.gather(-1, gen[:, : steps.shape[1], None]).squeeze(-1).tolist()
-        return Completion(texts=texts, prompt_tokens=start, completion_tokens=count,
-                          seconds=time.perf_counter() - t0, logprobs=lps, finish_reasons=["stop"] * n)
+        return Completion(
+            texts=texts,
+            prompt_tokens=start,
+            completion_tokens=count,
+            seconds=time.perf_counter() - t0,
+            logprobs=lps,
+            finish_reasons=["stop"] * n,
+        )

@@ -130,11 +130,19 @@ class Summary:
         return self.correct / self.n if self.n else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "strategy": self.strategy, "model": self.model, "n": self.n,
-                "accuracy": round(self.accuracy, 4), "tokens_per_item": round(self.tokens_per_item, 1),
-                "seconds_per_item": round(self.seconds_per_item, 3),
-                "faithfulness": None if self.faithfulness is None else round(self.faithfulness, 4),
-                "n_checked": self.n_checked, "out": self.out, **self.extra}
+        return {
+            "task": self.task,
+            "strategy": self.strategy,
+            "model": self.model,
+            "n": self.n,
+            "accuracy": round(self.accuracy, 4),
+            "tokens_per_item": round(self.tokens_per_item, 1),
+            "seconds_per_item": round(self.seconds_per_item, 3),
+            "faithfulness": None if self.faithfulness is None else round(self.faithfulness, 4),
+            "n_checked": self.n_checked,
+            "out": self.out,
+            **self.extra,
+        }
 
 
 from agent.evaluate.report import summarize

@@ -32,28 +32,55 @@ def _slug(spec: str | None) -> str:
 def _options(fn: Callable) -> Callable:
     """The options every task command shares."""
     options = [
-        click.option("--data", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                     help="The data file (gsm8k, qa: JSONL; game24: the ToT CSV)."),
-        click.option("--model", "model_spec", default=None, metavar="SPEC",
-                     help="GGUF file, HF dir, URL or fake:FILE.json. Default: the embedded model."),
-        click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-                     help="Default: react for gsm8k and qa, tot for game24."),
+        click.option(
+            "--data",
+            type=click.Path(dir_okay=False, path_type=Path),
+            required=True,
+            help="The data file (gsm8k, qa: JSONL; game24: the ToT CSV).",
+        ),
+        click.option(
+            "--model",
+            "model_spec",
+            default=None,
+            metavar="SPEC",
+            help="GGUF file, HF dir, URL or fake:FILE.json. Default: the embedded model.",
+        ),
+        click.option(
+            "--strategy",
+            type=click.Choice(STRATEGIES),
+            default=None,
+            help="Default: react for gsm8k and qa, tot for game24.",
+        ),
         click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N items."),
-        click.option("--samples", type=click.IntRange(1, 64), default=5, show_default=True,
-                     help="sc: trajectories per question."),
-        click.option("--max-steps", type=click.IntRange(1, 100), default=8, show_default=True,
-                     help="react, sc: the most steps."),
-        click.option("--temperature", type=click.FloatRange(0, 5), default=None,
-                     help="Default: 0 (greedy), 0.7 for sc and the search's own for tot."),
+        click.option(
+            "--samples", type=click.IntRange(1, 64), default=5, show_default=True, help="sc: trajectories per question."
+        ),
+        click.option(
+            "--max-steps", type=click.IntRange(1, 100), default=8, show_default=True, help="react, sc: the most steps."
+        ),
+        click.option(
+            "--temperature",
+            type=click.FloatRange(0, 5),
+            default=None,
+            help="Default: 0 (greedy), 0.7 for sc and the search's own for tot.",
+        ),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--tools", "tools_spec", default=None, metavar="LIST",
-                     help="react, sc: comma list of tools. Default: calculator,python."),
+        click.option(
+            "--tools",
+            "tools_spec",
+            default=None,
+            metavar="LIST",
+            help="react, sc: comma list of tools. Default: calculator,python.",
+        ),
         click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True),
         click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="tot: breadth."),
         click.option("--evaluator", type=click.Choice(["value", "vote"]), default="value", show_default=True),
-        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Results JSONL (items already in it are skipped). "
-                          "Default: runs/eval/TASK-STRATEGY-MODEL.jsonl."),
+        click.option(
+            "--out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Results JSONL (items already in it are skipped). Default: runs/eval/TASK-STRATEGY-MODEL.jsonl.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object."),
     ]
     for option in reversed(options):
@@ -71,6 +98,7 @@ def _progress(total: int, label: str) -> Iterator[Callable[[dict[str, Any], bool
         return
     seen = [0, 0]
     with tqdm(total=total, desc=label, unit="item", file=sys.stderr, dynamic_ncols=True) as bar:
+
         def update(rec: dict[str, Any], skipped: bool) -> None:
             seen[0] += 1
             seen[1] += bool(rec.get("correct"))
@@ -85,14 +113,25 @@ def _show(summary: Summary, as_json: bool) -> None:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
         return
     faith = "-" if summary.faithfulness is None else f"{summary.faithfulness:.1%} of {summary.n_checked} steps"
-    click.echo(f"{summary.task} / {summary.strategy} / {summary.model}: accuracy {summary.accuracy:.1%} "
-               f"({summary.correct}/{summary.n}), {summary.tokens_per_item:.0f} tokens/item, "
-               f"{summary.seconds_per_item:.2f} s/item, faithfulness {faith}")
+    click.echo(
+        f"{summary.task} / {summary.strategy} / {summary.model}: accuracy {summary.accuracy:.1%} "
+        f"({summary.correct}/{summary.n}), {summary.tokens_per_item:.0f} tokens/item, "
+        f"{summary.seconds_per_item:.2f} s/item, faithfulness {faith}"
+    )
     click.echo(f"results: {summary.out}", err=True)
 
 
-def _evaluate(task_name: str, data: Path, model_spec: str | None, strategy: str | None, limit: int | None,
-              tools_spec: str | None, out: Path | None, as_json: bool, **settings: Any) -> None:
+def _evaluate(
+    task_name: str,
+    data: Path,
+    model_spec: str | None,
+    strategy: str | None,
+    limit: int | None,
+    tools_spec: str | None,
+    out: Path | None,
+    as_json: bool,
+    **settings: Any,
+) -> None:
     from agent.errors import USER_ERRORS
     from agent.evaluate.runner import run_eval
     from agent.model import load_model
@@ -114,8 +153,9 @@ def _evaluate(task_name: str, data: Path, model_spec: str | None, strategy: str 
     except (*USER_ERRORS, OSError, UnicodeDecodeError) as err:
         raise click.ClickException(str(err)) from err
     except ImportError as err:
-        raise click.ClickException(f"the {strategy or task.default_strategy} strategy cannot import what it "
-                                   f"needs: {err}") from err
+        raise click.ClickException(
+            f"the {strategy or task.default_strategy} strategy cannot import what it needs: {err}"
+        ) from err
     _show(summary, as_json)
 
 
@@ -130,10 +170,22 @@ def _task_command(name: str) -> click.Command:
 
 @click.command("report")
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--md", "--out-md", "md", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the markdown table here (default: print it).")
-@click.option("--png", "--out-png", "png", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write a bar plot of accuracy by model and strategy here.")
+@click.option(
+    "--md",
+    "--out-md",
+    "md",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the markdown table here (default: print it).",
+)
+@click.option(
+    "--png",
+    "--out-png",
+    "png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a bar plot of accuracy by model and strategy here.",
+)
 def report_cmd(results: tuple[Path, ...], md: Path | None, png: Path | None) -> None:
     """Compare result files: accuracy, n, tokens/item and s/item per (task, model, strategy)."""
     from agent.evaluate.report import bar_plot, group_results, markdown_table

@@ -62,7 +62,7 @@ def claims(text: str) -> list[Claim]:
     found = []
     for m in re.finditer(r"=", text):
         eq = m.start()
-        if text[eq - 1:eq] in ("<", ">", "!", "=") or text[eq + 1:eq + 2] == "=":
+        if text[eq - 1 : eq] in ("<", ">", "!", "=") or text[eq + 1 : eq + 2] == "=":
             continue
         rhs = _RHS.match(text, eq + 1)
         lhs = _left_side(text, eq)

@@ -45,11 +45,17 @@ def summarize(records: list[dict[str, Any]], out: str | None = None) -> Summary:
     checked = sum(int((r.get("faithfulness") or {}).get("checked", 0)) for r in records)
     right = sum(int((r.get("faithfulness") or {}).get("correct", 0)) for r in records)
     return Summary(
-        task=str(first.get("task", "")), strategy=str(first.get("strategy", "")), model=str(first.get("model", "")),
-        n=n, correct=sum(bool(r.get("correct")) for r in records),
+        task=str(first.get("task", "")),
+        strategy=str(first.get("strategy", "")),
+        model=str(first.get("model", "")),
+        n=n,
+        correct=sum(bool(r.get("correct")) for r in records),
         tokens_per_item=sum(float(r.get("tokens") or 0) for r in records) / n if n else 0.0,
         seconds_per_item=sum(float(r.get("seconds") or 0) for r in records) / n if n else 0.0,
-        faithfulness=right / checked if checked else None, n_checked=checked, out=out)
+        faithfulness=right / checked if checked else None,
+        n_checked=checked,
+        out=out,
+    )
 
 
 def group_results(paths: Iterable[str | Path]) -> list[Summary]:
@@ -66,12 +72,16 @@ def group_results(paths: Iterable[str | Path]) -> list[Summary]:
 
 def markdown_table(summaries: list[Summary]) -> str:
     """A markdown table: task, model, strategy, accuracy, n, tokens/item, s/item, faithfulness."""
-    rows = ["| task | model | strategy | accuracy | n | tokens/item | s/item | faithfulness |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| task | model | strategy | accuracy | n | tokens/item | s/item | faithfulness |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for s in summaries:
         faith = "-" if s.faithfulness is None else f"{s.faithfulness:.1%} ({s.n_checked})"
-        rows.append(f"| {s.task} | {s.model} | {s.strategy} | {s.accuracy:.1%} | {s.n} | {s.tokens_per_item:.0f} "
-                    f"| {s.seconds_per_item:.2f} | {faith} |")
+        rows.append(
+            f"| {s.task} | {s.model} | {s.strategy} | {s.accuracy:.1%} | {s.n} | {s.tokens_per_item:.0f} "
+            f"| {s.seconds_per_item:.2f} | {faith} |"
+        )
     return "\n".join(rows) + "\n"
 
 

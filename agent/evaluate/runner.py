@@ -33,30 +33,48 @@ def done_records(out: str | Path, task: str, strategy: str, model: str) -> dict[
     """Records already in ``out`` for this run, by (index, question); none when the file is missing."""
     if not Path(out).exists():
         return {}
-    return {_key(r): r for r in read_results(out)
-            if (r.get("task"), r.get("strategy"), r.get("model")) == (task, strategy, model)}
+    return {
+        _key(r): r
+        for r in read_results(out)
+        if (r.get("task"), r.get("strategy"), r.get("model")) == (task, strategy, model)
+    }
 
 
-def evaluate_item(task: EvalTask, item: Item, model: Model, config: EvalConfig,
-                  tools: list[Tool] | None = None) -> dict[str, Any]:
+def evaluate_item(
+    task: EvalTask, item: Item, model: Model, config: EvalConfig, tools: list[Tool] | None = None
+) -> dict[str, Any]:
     """Run the strategy on one item and score it; returns the JSON-ready record."""
     t0 = time.perf_counter()
     outcome = STRATEGY_FUNCTIONS[config.strategy](model, task, item, config, tools)
     seconds = time.perf_counter() - t0
     checked, right = check_chain(outcome.chain)
     return {
-        "index": item.index, "task": task.name, "question": item.question, "gold": item.gold,
-        "answer": outcome.answer, "correct": task.check(item, outcome.answer),
-        "tokens": outcome.tokens, "prompt_tokens": outcome.prompt_tokens, "seconds": round(seconds, 3),
-        "strategy": config.strategy, "model": getattr(model, "name", type(model).__name__),
-        "steps": outcome.steps, "faithfulness": None if outcome.chain is None else {"checked": checked,
-                                                                                     "correct": right},
+        "index": item.index,
+        "task": task.name,
+        "question": item.question,
+        "gold": item.gold,
+        "answer": outcome.answer,
+        "correct": task.check(item, outcome.answer),
+        "tokens": outcome.tokens,
+        "prompt_tokens": outcome.prompt_tokens,
+        "seconds": round(seconds, 3),
+        "strategy": config.strategy,
+        "model": getattr(model, "name", type(model).__name__),
+        "steps": outcome.steps,
+        "faithfulness": None if outcome.chain is None else {"checked": checked, "correct": right},
         "trace": outcome.trace,
     }
 
 
-def run_eval(task: EvalTask, items: list[Item], model: Model, config: EvalConfig, out: str | Path,
-             tools: list[Tool] | None = None, on_record: OnRecord | None = None) -> Summary:
+def run_eval(
+    task: EvalTask,
+    items: list[Item],
+    model: Model,
+    config: EvalConfig,
+    out: str | Path,
+    tools: list[Tool] | None = None,
+    on_record: OnRecord | None = None,
+) -> Summary:
     """Evaluate ``model`` with ``config.strategy`` on ``items``, appending each record to ``out``.
 
     Args:
@@ -81,11 +99,27 @@ def run_eval(task: EvalTask, items: list[Item], model: Model, config: EvalConfig
         if rec is None:
             rec = evaluate_item(task, item, model, config, tools)
             append_jsonl(out, rec)
-            log.info("item %d: %s (gold %s) %s", item.index, rec["answer"], item.gold,
-                     "correct" if rec["correct"] else "wrong")
+            log.info(
+                "item %d: %s (gold %s) %s",
+                item.index,
+                rec["answer"],
+                item.gold,
+                "correct" if rec["correct"] else "wrong",
+            )
         records.append(rec)
         if on_record is not None:
             on_record(rec, was_done)
     summary = summarize(records, out=str(out))
-    return Summary(task.name, config.strategy, model_name, summary.n, summary.correct, summary.tokens_per_item,
-                   summary.seconds_per_item, summary.faithfulness, summary.n_checked, str(out), {"skipped": skipped})
+    return Summary(
+        task.name,
+        config.strategy,
+        model_name,
+        summary.n,
+        summary.correct,
+        summary.tokens_per_item,
+        summary.seconds_per_item,
+        summary.faithfulness,
+        summary.n_checked,
+        str(out),
+        {"skipped": skipped},
+    )

@@ -20,8 +20,9 @@ from tools.base import Tool
 
 PROMPTS: dict[str, str] = {
     "direct_system": "Answer with the final answer only, on one line, with no explanation.",
-    "cot_system": ("Think step by step in prose, writing each calculation as a = b. "
-                   "End with a line of the form 'The answer is N.'"),
+    "cot_system": (
+        "Think step by step in prose, writing each calculation as a = b. End with a line of the form 'The answer is N.'"
+    ),
     "user": "Question: $question",
 }
 _ANSWER = re.compile(r"(?:the )?(?:final )?answer is\s*:?\s*(.+)", re.IGNORECASE)
@@ -35,8 +36,12 @@ def _render(name: str, **values: str) -> str:
 
 
 def _chat(model: Model, system: str, question: str) -> str:
-    return model.render([{"role": "system", "content": _render(system)},
-                         {"role": "user", "content": _render("user", question=question)}])
+    return model.render(
+        [
+            {"role": "system", "content": _render(system)},
+            {"role": "user", "content": _render("user", question=question)},
+        ]
+    )
 
 
 def cot_answer(text: str) -> str | None:
@@ -50,8 +55,12 @@ def cot_answer(text: str) -> str | None:
 
 def direct(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
     """One greedy line: the answer only."""
-    out = model.complete(_chat(model, "direct_system", task.prompt(item)), max_tokens=min(cfg.max_tokens, 64),
-                         temperature=cfg.temperature or 0.0, seed=cfg.seed + item.index)
+    out = model.complete(
+        _chat(model, "direct_system", task.prompt(item)),
+        max_tokens=min(cfg.max_tokens, 64),
+        temperature=cfg.temperature or 0.0,
+        seed=cfg.seed + item.index,
+    )
     lines = [line.strip() for line in out.text.strip().splitlines() if line.strip()]
     answer = cot_answer(lines[0]) if lines else None
     return Outcome(answer, out.completion_tokens, out.prompt_tokens, 1, None, out.text)
@@ -59,8 +68,12 @@ def direct(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: lis
 
 def cot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
     """A greedy chain of thought in prose ending in ``The answer is N``."""
-    out = model.complete(_chat(model, "cot_system", task.prompt(item)), max_tokens=cfg.max_tokens,
-                         temperature=cfg.temperature or 0.0, seed=cfg.seed + item.index)
+    out = model.complete(
+        _chat(model, "cot_system", task.prompt(item)),
+        max_tokens=cfg.max_tokens,
+        temperature=cfg.temperature or 0.0,
+        seed=cfg.seed + item.index,
+    )
     return Outcome(cot_answer(out.text), out.completion_tokens, out.prompt_tokens, 1, out.text, out.text)
 
 
@@ -80,8 +93,14 @@ def _reasoning(traj: Trajectory) -> str:
 def react(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
     """One ReAct trajectory."""
     traj = _agent(model, cfg, tools, cfg.temperature or 0.0, item).run(task.prompt(item))
-    return Outcome(traj.answer, int(traj.stats.get("tokens", 0)), 0, len(traj.steps), _reasoning(traj),
-                   [s.to_dict() for s in traj.steps])
+    return Outcome(
+        traj.answer,
+        int(traj.stats.get("tokens", 0)),
+        0,
+        len(traj.steps),
+        _reasoning(traj),
+        [s.to_dict() for s in traj.steps],
+    )
 
 
 def sc(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
@@ -92,8 +111,14 @@ def sc(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[To
     vote = self_consistency(_agent(model, cfg, tools, temperature, item), task.prompt(item), cfg.samples)
     tokens = sum(int(t.stats.get("tokens", 0)) for t in vote.trajectories)
     trace = {"votes": vote.votes, "best": [s.to_dict() for s in vote.best.steps]}
-    return Outcome(vote.answer, tokens, 0, sum(len(t.steps) for t in vote.trajectories),
-                   "\n".join(_reasoning(t) for t in vote.trajectories), trace)
+    return Outcome(
+        vote.answer,
+        tokens,
+        0,
+        sum(len(t.steps) for t in vote.trajectories),
+        "\n".join(_reasoning(t) for t in vote.trajectories),
+        trace,
+    )
 
 
 def tot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
@@ -102,13 +127,29 @@ def tot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[T
 
     kwargs = {} if cfg.temperature is None else {"temperature": cfg.temperature}
     question = item.question if task.search_task == "game24" else task.prompt(item)
-    result = solve(question, task=task.search_task, model=model, algorithm=cfg.algorithm,
-                   evaluator=cfg.evaluator, beam=cfg.beam, seed=cfg.seed + item.index, **kwargs)
+    result = solve(
+        question,
+        task=task.search_task,
+        model=model,
+        algorithm=cfg.algorithm,
+        evaluator=cfg.evaluator,
+        beam=cfg.beam,
+        seed=cfg.seed + item.index,
+        **kwargs,
+    )
     stats = dict(result.stats)
-    trace = {"best_path": list(result.best_path),
-             "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool))}}
-    return Outcome(result.answer, int(stats.get("completion_tokens", 0)), int(stats.get("prompt_tokens", 0)),
-                   len(result.best_path), "\n".join(result.best_path), trace)
+    trace = {
+        "best_path": list(result.best_path),
+        "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool))},
+    }
+    return Outcome(
+        result.answer,
+        int(stats.get("completion_tokens", 0)),
+        int(stats.get("prompt_tokens", 0)),
+        len(result.best_path),
+        "\n".join(result.best_path),
+        trace,
+    )
 
 
 STRATEGY_FUNCTIONS: dict[str, Strategy] = {"direct": direct, "cot": cot, "react": react, "sc": sc, "tot": tot}

@@ -135,8 +135,10 @@ class Game24:
         return items
 
     def prompt(self, item: Item) -> str:
-        return (f"Use the numbers {item.question}, each exactly once, with + - * / and parentheses to make 24. "
-                "Give the expression as the answer, for example (4 + 8) * (6 - 4) = 24.")
+        return (
+            f"Use the numbers {item.question}, each exactly once, with + - * / and parentheses to make 24. "
+            "Give the expression as the answer, for example (4 + 8) * (6 - 4) = 24."
+        )
 
     def check(self, item: Item, answer: str | None) -> bool:
         return validate_game24(item.question, answer)

@@ -12,5 +12,13 @@ ReAct records are :class:`agent.steps.Trajectory` dicts; prompt/completion recor
 ``{"messages": [...]}`` (see :mod:`finetune.recipes.traces`).
 """
 
-__all__ = ["build_data", "game24_data", "gsm8k_programs", "gsm8k_reinstantiate", "numbers", "text_problems",
-           "tool_problems", "traces"]
+__all__ = [
+    "build_data",
+    "game24_data",
+    "gsm8k_programs",
+    "gsm8k_reinstantiate",
+    "numbers",
+    "text_problems",
+    "tool_problems",
+    "traces",
+]

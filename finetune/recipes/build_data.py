@@ -65,8 +65,15 @@ def token_estimate(records: list[dict[str, Any]], system_chars: int) -> tuple[in
     return total // 4, target // 4
 
 
-def make_families(train_rows: list[dict[str, Any]], train_puzzles: list[str], *, reinstantiate: int, seed: int,
-                  tool_items: int, workers: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+def make_families(
+    train_rows: list[dict[str, Any]],
+    train_puzzles: list[str],
+    *,
+    reinstantiate: int,
+    seed: int,
+    tool_items: int,
+    workers: int,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """Every family's records by file name, and a note per file on how it was made."""
     families: dict[str, list[dict[str, Any]]] = {}
     notes: dict[str, str] = {}
@@ -76,8 +83,9 @@ def make_families(train_rows: list[dict[str, Any]], train_puzzles: list[str], *,
     notes["gsm8k_react.jsonl"] = f"{len(react)} of {len(train_rows)} rows; dropped: {dict(dropped)}"
     new, why = gsm8k_reinstantiated(solutions, reinstantiate, seed)
     families["gsm8k_reinstantiated.jsonl"] = new
-    notes["gsm8k_reinstantiated.jsonl"] = (f"{why['problems with instances']} of {len(solutions)} problems gave "
-                                           f"instances (up to {reinstantiate} each)")
+    notes["gsm8k_reinstantiated.jsonl"] = (
+        f"{why['problems with instances']} of {len(solutions)} problems gave instances (up to {reinstantiate} each)"
+    )
     log.info("GSM8K families in %.1f s", time.perf_counter() - t0)
     tools, counts = tool_traces(tool_items, seed, workers)
     families["tool_use.jsonl"] = tools
@@ -90,9 +98,18 @@ def make_families(train_rows: list[dict[str, Any]], train_puzzles: list[str], *,
     return families, notes
 
 
-def build(out: Path, *, gsm8k: Path, game24: Path, reinstantiate: int = 20, seed: int = 0,
-          tool_items: int = 400, workers: int = 4, n_dev_rows: int = DEV_ROWS,
-          n_dev_puzzles: int = DEV_PUZZLES) -> dict[str, dict[str, Any]]:
+def build(
+    out: Path,
+    *,
+    gsm8k: Path,
+    game24: Path,
+    reinstantiate: int = 20,
+    seed: int = 0,
+    tool_items: int = 400,
+    workers: int = 4,
+    n_dev_rows: int = DEV_ROWS,
+    n_dev_puzzles: int = DEV_PUZZLES,
+) -> dict[str, dict[str, Any]]:
     """Write every family under ``out``; returns ``{file: {"records", "tokens", "bytes", ...}}``.
 
     The last ``n_dev_rows`` GSM8K rows and the last ``n_dev_puzzles`` puzzles are only copied out as
@@ -107,8 +124,9 @@ def build(out: Path, *, gsm8k: Path, game24: Path, reinstantiate: int = 20, seed
     (out / "game24_dev.csv").write_text("\n".join([lines[0], *lines[-n_dev_puzzles:]]) + "\n", encoding="utf-8")
     train_puzzles = puzzles[:-n_dev_puzzles]
 
-    families, notes = make_families(train_rows, train_puzzles, reinstantiate=reinstantiate, seed=seed,
-                                    tool_items=tool_items, workers=workers)
+    families, notes = make_families(
+        train_rows, train_puzzles, reinstantiate=reinstantiate, seed=seed, tool_items=tool_items, workers=workers
+    )
     summary: dict[str, dict[str, Any]] = {}
     system_chars = _system_chars()
     for name, records in families.items():
@@ -117,30 +135,60 @@ def build(out: Path, *, gsm8k: Path, game24: Path, reinstantiate: int = 20, seed
             log.warning("%s: dropped %d records made from a dev question", name, len(records) - len(kept))
         write_jsonl(out / name, kept)
         tokens, target = token_estimate(kept, system_chars)
-        summary[name] = {"records": len(kept), "tokens": tokens, "target_tokens": target,
-                         "bytes": (out / name).stat().st_size, "note": notes.get(name, "")}
-    write_readme(out, summary, reinstantiate=reinstantiate, seed=seed, train_puzzles=len(train_puzzles),
-                 dev_rows=len(dev_rows), dev_puzzles=n_dev_puzzles)
+        summary[name] = {
+            "records": len(kept),
+            "tokens": tokens,
+            "target_tokens": target,
+            "bytes": (out / name).stat().st_size,
+            "note": notes.get(name, ""),
+        }
+    write_readme(
+        out,
+        summary,
+        reinstantiate=reinstantiate,
+        seed=seed,
+        train_puzzles=len(train_puzzles),
+        dev_rows=len(dev_rows),
+        dev_puzzles=n_dev_puzzles,
+    )
     return summary
 
 
 def write_readme(out: Path, summary: dict[str, dict[str, Any]], **settings: Any) -> None:
     """``README.md``: what each file holds, its size, how it was made, the licences."""
-    rows = [f"| `{name}` | {s['records']:,} | {s['tokens']:,} | {s['target_tokens']:,} | {s['bytes'] / 1e6:.1f} MB "
-            f"| {DESCRIPTIONS[name]}. {s['note']} |" for name, s in summary.items()]
+    rows = [
+        f"| `{name}` | {s['records']:,} | {s['tokens']:,} | {s['target_tokens']:,} | {s['bytes'] / 1e6:.1f} MB "
+        f"| {DESCRIPTIONS[name]}. {s['note']} |"
+        for name, s in summary.items()
+    ]
     flags = " ".join(f"--{k} {v}" for k, v in settings.items() if k in ("reinstantiate", "seed"))
-    text = "\n".join([
-        "# Training data of the CoT fine-tuned default model", "",
-        (f"Made by `python -m finetune.recipes.build_data --out {out} {flags}` (no model involved; tool "
-         "observations come from the project's own `calculator` and `python` tools)."), "",
-        "| file | records | tokens (chars/4) | trained tokens | size | what |",
-        "| --- | --- | --- | --- | --- | --- |", *rows, "",
-        (f"Held out, never trained on: `gsm8k_dev.jsonl` (the last {settings['dev_rows']} rows of GSM8K "
-         f"train.jsonl, unchanged) and `game24_dev.csv` (the last {settings['dev_puzzles']} puzzles of 24-dev.csv; "
-         "training used the "
-         f"{settings['train_puzzles']} before them). Do not point the trainer at these two files."), "",
-        "## Licences", "", *[f"- {line}" for line in LICENCES],
-        "- The generated problems, traces and labels: MIT, like this project.", ""])
+    text = "\n".join(
+        [
+            "# Training data of the CoT fine-tuned default model",
+            "",
+            (
+                f"Made by `python -m finetune.recipes.build_data --out {out} {flags}` (no model involved; tool "
+                "observations come from the project's own `calculator` and `python` tools)."
+            ),
+            "",
+            "| file | records | tokens (chars/4) | trained tokens | size | what |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *rows,
+            "",
+            (
+                f"Held out, never trained on: `gsm8k_dev.jsonl` (the last {settings['dev_rows']} rows of GSM8K "
+                f"train.jsonl, unchanged) and `game24_dev.csv` (the last {settings['dev_puzzles']} puzzles of 24-dev.csv; "
+                "training used the "
+                f"{settings['train_puzzles']} before them). Do not point the trainer at these two files."
+            ),
+            "",
+            "## Licences",
+            "",
+            *[f"- {line}" for line in LICENCES],
+            "- The generated problems, traces and labels: MIT, like this project.",
+            "",
+        ]
+    )
     (out / "README.md").write_text(text, encoding="utf-8")
 
 
@@ -160,15 +208,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {path} not found (pass --gsm8k/--game24 or set COT_AGENT_DATA)", file=sys.stderr)
             return 2
     t0 = time.perf_counter()
-    summary = build(args.out, gsm8k=args.gsm8k, game24=args.game24, reinstantiate=args.reinstantiate,
-                    seed=args.seed, tool_items=args.tool_items, workers=args.workers)
+    summary = build(
+        args.out,
+        gsm8k=args.gsm8k,
+        game24=args.game24,
+        reinstantiate=args.reinstantiate,
+        seed=args.seed,
+        tool_items=args.tool_items,
+        workers=args.workers,
+    )
     width = max(map(len, summary))
     for name, s in summary.items():
-        print(f"{name:<{width}}  {s['records']:>7,} records  ~{s['tokens']:>11,} tokens  "
-              f"(~{s['target_tokens']:>10,} trained)  {s['note']}")
+        print(
+            f"{name:<{width}}  {s['records']:>7,} records  ~{s['tokens']:>11,} tokens  "
+            f"(~{s['target_tokens']:>10,} trained)  {s['note']}"
+        )
     total = {k: sum(s[k] for s in summary.values()) for k in ("records", "tokens", "target_tokens")}
-    print(f"{'total':<{width}}  {total['records']:>7,} records  ~{total['tokens']:>11,} tokens  "
-          f"(~{total['target_tokens']:>10,} trained)  in {time.perf_counter() - t0:.0f} s -> {args.out}")
+    print(
+        f"{'total':<{width}}  {total['records']:>7,} records  ~{total['tokens']:>11,} tokens  "
+        f"(~{total['target_tokens']:>10,} trained)  in {time.perf_counter() - t0:.0f} s -> {args.out}"
+    )
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -214,9 +214,14 @@ def value_examples(puzzles: list[str], rng: random.Random, task: Game24) -> list
     chosen = list(dict(chosen).items())  # one path per state
     rng.shuffle(chosen)
     short, full = Game24(value_grammar=True), Game24(value_grammar=False)
-    return [rec for nums, state in chosen for rec in (
-        chat_record(short.value_prompt(state).prompt, " " + value_completion(nums, rng, reasoning=False)),
-        chat_record(full.value_prompt(state).prompt, value_completion(nums, rng, reasoning=True)))]
+    return [
+        rec
+        for nums, state in chosen
+        for rec in (
+            chat_record(short.value_prompt(state).prompt, " " + value_completion(nums, rng, reasoning=False)),
+            chat_record(full.value_prompt(state).prompt, value_completion(nums, rng, reasoning=True)),
+        )
+    ]
 
 
 def game24_examples(puzzles: list[str], seed: int = 0) -> tuple[dict[str, list[dict[str, Any]]], Counter]:
@@ -235,7 +240,10 @@ def game24_examples(puzzles: list[str], seed: int = 0) -> tuple[dict[str, list[d
                 seen.add(prompt)
                 by_kind[kind].append(rec)
     by_kind["value"] = value_examples(puzzles, random.Random(seed), task)
-    labels = Counter(f"{kind}:{rec['messages'][1]['content'].splitlines()[-1].strip()}"
-                     for kind in ("value", "judge") for rec in by_kind[kind])
+    labels = Counter(
+        f"{kind}:{rec['messages'][1]['content'].splitlines()[-1].strip()}"
+        for kind in ("value", "judge")
+        for rec in by_kind[kind]
+    )
     log.info("game24: %s; labels %s", {k: len(v) for k, v in by_kind.items()}, dict(labels))
     return by_kind, labels

@@ -85,8 +85,8 @@ def tokenize(expr: str) -> list[str] | None:
 
 def _step_thought(line: str, m: re.Match[str], expr: str) -> str:
     """The line's text without the annotation and without the result written after it."""
-    before, after = line[: m.start()], line[m.end():]
-    after = after[_WRITTEN_RESULT.match(after).end():]
+    before, after = line[: m.start()], line[m.end() :]
+    after = after[_WRITTEN_RESULT.match(after).end() :]
     if _EQUALS_BEFORE.search(before):  # "48/2 = <<48/2=24>>24": the expression is already written
         before = _EQUALS_BEFORE.sub("", before)
     else:  # "She has <<5*3=15>>15 apples": write the expression where the result was

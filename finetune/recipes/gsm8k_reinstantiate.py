@@ -28,7 +28,12 @@ log = logging.getLogger(__name__)
 
 TRIES_PER_INSTANCE = 10  # random draws allowed per wanted instance before giving up on a problem
 COMMON_CONSTANTS = {Fraction(x) for x in (1, 2, 3, 4, 7, 10, 12, 24, 30, 31, 52, 60, 100, 365, 1000)} | {
-    Fraction(1, 100), Fraction(1, 10), Fraction(1, 4), Fraction(1, 2), Fraction(3, 4)}  # units, halves, percent
+    Fraction(1, 100),
+    Fraction(1, 10),
+    Fraction(1, 4),
+    Fraction(1, 2),
+    Fraction(3, 4),
+}  # units, halves, percent
 Role = tuple  # ("in", input index, scale) | ("step", index) | ("fixed",)
 
 
@@ -75,6 +80,7 @@ class Program:
 
     def rewrite(self, text: str, values: tuple[Fraction, ...], results: list[Fraction]) -> str:
         """A thought with every input and step number replaced by its new value, written like the old one."""
+
         def new(m: re.Match[str]) -> str:
             role = self.roles.get(nums.parse(m.group()))
             if role is None or role[0] == "fixed":
@@ -86,14 +92,16 @@ class Program:
             if decimals is None and "." in m.group() and value.denominator != 1:
                 decimals = max(len(m.group().split(".")[1]), nums.decimals_needed(value))
             return number_text(value, decimals, commas="," in m.group() or (value >= 10_000 and self._commas()))
+
         return nums.NUMBER.sub(new, text)
 
     def _commas(self) -> bool:
         return any(q.commas for q in self.inputs)
 
 
-def _classify(value: Fraction, qnums: list[nums.QNumber], words: set[Fraction], results: list[Fraction],
-              prog: Program) -> Operand:
+def _classify(
+    value: Fraction, qnums: list[nums.QNumber], words: set[Fraction], results: list[Fraction], prog: Program
+) -> Operand:
     """The role of one operand (see the module docstring)."""
     in_question = [q for q in qnums if q.value == value or (q.percent and q.value / 100 == value)]
     earlier = [i for i, r in enumerate(results) if r == value]
@@ -135,10 +143,12 @@ def _check_percentages(prog: Program) -> None:
         for i, t in enumerate(tokens):
             if not (isinstance(t, Operand) and t.kind == "in" and t.value == 1 and prog.inputs[t.index].percent):
                 continue
-            after, before = tokens[i + 1: i + 3], tokens[max(0, i - 2): i]
-            if not ((len(after) == 2 and after[0] == "/" and _is_const(after[1], Fraction(100)))
-                    or (len(after) == 2 and after[0] == "*" and _is_const(after[1], Fraction(1, 100)))
-                    or (len(before) == 2 and before[1] == "-" and _is_const(before[0], Fraction(100)))):
+            after, before = tokens[i + 1 : i + 3], tokens[max(0, i - 2) : i]
+            if not (
+                (len(after) == 2 and after[0] == "/" and _is_const(after[1], Fraction(100)))
+                or (len(after) == 2 and after[0] == "*" and _is_const(after[1], Fraction(1, 100)))
+                or (len(before) == 2 and before[1] == "-" and _is_const(before[0], Fraction(100)))
+            ):
                 raise Skip("a percentage is used other than as p/100")
 
 
@@ -180,8 +190,9 @@ def build_program(sol: Solution) -> Program:
     results: list[Fraction] = []
     for calc in sol.calcs:
         tokens = tokenize(calc.expr) or []
-        prog.exprs.append([t if t in "+-*/()" else _classify(nums.parse(t), qnums, words, results, prog)
-                           for t in tokens])
+        prog.exprs.append(
+            [t if t in "+-*/()" else _classify(nums.parse(t), qnums, words, results, prog) for t in tokens]
+        )
         results.append(calc.result)
     if not prog.inputs:
         raise Skip("no input number of the question is used")
@@ -214,14 +225,17 @@ def instance(prog: Program, values: tuple[Fraction, ...]) -> dict[str, Any] | No
         return None
     steps = []
     for j, calc in enumerate(prog.solution.calcs):
-        step = tool_step(prog.rewrite(calc.thought, values, results), "calculator",
-                         {"expression": prog.expression(j, values, results)})
+        step = tool_step(
+            prog.rewrite(calc.thought, values, results),
+            "calculator",
+            {"expression": prog.expression(j, values, results)},
+        )
         if not same_number(step.observation, results[j]):
             return None
         steps.append(step)
     question = prog.solution.question
     for i, q in sorted(enumerate(prog.inputs), key=lambda iq: -iq[1].start):
-        question = question[: q.start] + number_text(values[i], q.decimals, q.commas) + question[q.end:]
+        question = question[: q.start] + number_text(values[i], q.decimals, q.commas) + question[q.end :]
     answer = number_text(results[prog.solution.answer_step])
     return trace_record(question, steps, answer)
 

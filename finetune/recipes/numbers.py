@@ -16,19 +16,52 @@ from fractions import Fraction
 
 NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+")
 _WORDS: dict[str, tuple[Fraction, ...]] = {
-    "half": (Fraction(2), Fraction(1, 2)), "halves": (Fraction(2), Fraction(1, 2)),
-    "quarter": (Fraction(4), Fraction(1, 4)), "quarters": (Fraction(4), Fraction(1, 4)),
-    "third": (Fraction(3), Fraction(1, 3)), "thirds": (Fraction(3), Fraction(1, 3)),
-    "fourth": (Fraction(4), Fraction(1, 4)), "fifth": (Fraction(5), Fraction(1, 5)),
-    "tenth": (Fraction(10), Fraction(1, 10)), "twice": (Fraction(2),), "double": (Fraction(2),),
-    "doubled": (Fraction(2),), "doubles": (Fraction(2),), "pair": (Fraction(2),), "pairs": (Fraction(2),),
-    "triple": (Fraction(3),), "tripled": (Fraction(3),), "thrice": (Fraction(3),),
-    "dozen": (Fraction(12),), "dozens": (Fraction(12),), "hundred": (Fraction(100),),
-    "thousand": (Fraction(1000),), "million": (Fraction(10**6),),
+    "half": (Fraction(2), Fraction(1, 2)),
+    "halves": (Fraction(2), Fraction(1, 2)),
+    "quarter": (Fraction(4), Fraction(1, 4)),
+    "quarters": (Fraction(4), Fraction(1, 4)),
+    "third": (Fraction(3), Fraction(1, 3)),
+    "thirds": (Fraction(3), Fraction(1, 3)),
+    "fourth": (Fraction(4), Fraction(1, 4)),
+    "fifth": (Fraction(5), Fraction(1, 5)),
+    "tenth": (Fraction(10), Fraction(1, 10)),
+    "twice": (Fraction(2),),
+    "double": (Fraction(2),),
+    "doubled": (Fraction(2),),
+    "doubles": (Fraction(2),),
+    "pair": (Fraction(2),),
+    "pairs": (Fraction(2),),
+    "triple": (Fraction(3),),
+    "tripled": (Fraction(3),),
+    "thrice": (Fraction(3),),
+    "dozen": (Fraction(12),),
+    "dozens": (Fraction(12),),
+    "hundred": (Fraction(100),),
+    "thousand": (Fraction(1000),),
+    "million": (Fraction(10**6),),
 }
 _UNITS = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
 ]
 _TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 
@@ -67,7 +100,7 @@ def parse(text: str) -> Fraction:
 
 def standalone(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is a number of its own (not ``3rd``, ``1/2``, ``5-10``, ``3:30``)."""
-    before, after = text[start - 1: start] if start else " ", text[end: end + 2]
+    before, after = text[start - 1 : start] if start else " ", text[end : end + 2]
     if before.isalnum() or before in ".,/:-_^":
         return False
     return not (after[:1].isalnum() or after[:1] in "/:_^" or re.match(r"[.,:/-]\d", after))
@@ -75,7 +108,7 @@ def standalone(text: str, start: int, end: int) -> bool:
 
 def inside_word(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` touches a letter or a colon (``3rd``, ``x2``, ``3:30``); operators are fine."""
-    before, after = text[start - 1: start] if start else " ", text[end: end + 1] or " "
+    before, after = text[start - 1 : start] if start else " ", text[end : end + 1] or " "
     return before.isalpha() or after.isalpha() or ":" in (before, after)
 
 
@@ -85,10 +118,14 @@ def question_numbers(question: str) -> list[QNumber]:
     for m in NUMBER.finditer(question):
         text, value = m.group(), parse(m.group())
         decimals = len(text.split(".")[1]) if "." in text else 0
-        percent = question[m.end():].startswith(("%", " percent"))
+        percent = question[m.end() :].startswith(("%", " percent"))
         year = decimals == 0 and 1900 <= value <= 2100 and "," not in text
-        changeable = standalone(question, m.start(), m.end()) and value not in (0, 1) and not year and not (
-            percent and value >= 100)
+        changeable = (
+            standalone(question, m.start(), m.end())
+            and value not in (0, 1)
+            and not year
+            and not (percent and value >= 100)
+        )
         found.append(QNumber(m.start(), m.end(), value, decimals, "," in text, percent, changeable))
     return found
 

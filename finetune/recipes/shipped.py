@@ -58,8 +58,18 @@ def steps_for_budget(cfg_kwargs: dict, budget: float, probe_steps: int, max_epoc
     from finetune import TrainConfig, train
 
     probe_out = Path(cfg_kwargs["out"]).with_name("probe")
-    probe = train(TrainConfig(**{**cfg_kwargs, "out": str(probe_out), "max_steps": probe_steps, "save_every": 0,
-                                 "dev_fraction": 0.0, "eval_generations": 0}))
+    probe = train(
+        TrainConfig(
+            **{
+                **cfg_kwargs,
+                "out": str(probe_out),
+                "max_steps": probe_steps,
+                "save_every": 0,
+                "dev_fraction": 0.0,
+                "eval_generations": 0,
+            }
+        )
+    )
     per_step = probe.seconds / max(1, probe.steps)
     epoch_steps = probe.examples / cfg_kwargs["batch_size"]
     steps = int(min(budget / per_step, max_epochs * epoch_steps))
@@ -91,21 +101,40 @@ def main() -> None:
     data = args.out / "mix.jsonl"
     counts = mix(args.data_dir, data, args.seed, args.scale)
     log.info("mix: %s", counts)
-    cfg = {"data": str(data), "out": str(args.out / "main"), "base": args.base, "lora_r": args.lora_r,
-           "lora_alpha": 2 * args.lora_r, "lr": args.lr, "batch_size": args.batch_size, "seq_len": args.seq_len,
-           "seed": args.seed, "warmup_ratio": 0.03}
+    cfg = {
+        "data": str(data),
+        "out": str(args.out / "main"),
+        "base": args.base,
+        "lora_r": args.lora_r,
+        "lora_alpha": 2 * args.lora_r,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "seq_len": args.seq_len,
+        "seed": args.seed,
+        "warmup_ratio": 0.03,
+    }
     if args.steps:
         steps, probe_tps = args.steps, None
     else:  # the probe includes warm-up, so it under-estimates the speed (H200: 26.5k vs 49.6k tokens/s)
         steps, probe_tps = steps_for_budget(cfg, args.budget_seconds, args.probe_steps, args.max_epochs)
     from finetune import TrainConfig, train
 
-    result = train(TrainConfig(**cfg, max_steps=steps, save_every=max(50, steps // 4), dev_fraction=0.01,
-                               eval_generations=0))
-    summary = {"counts": counts, "steps": result.steps, "examples": result.examples, "losses_first": result.losses[:5],
-               "losses_last": result.losses[-5:], "dev_loss": result.dev_loss, "train_seconds": result.seconds,
-               "tokens_per_second": result.tokens_per_second, "probe_tokens_per_second": probe_tps,
-               "wall_seconds": time.time() - t0, "config": cfg}
+    result = train(
+        TrainConfig(**cfg, max_steps=steps, save_every=max(50, steps // 4), dev_fraction=0.01, eval_generations=0)
+    )
+    summary = {
+        "counts": counts,
+        "steps": result.steps,
+        "examples": result.examples,
+        "losses_first": result.losses[:5],
+        "losses_last": result.losses[-5:],
+        "dev_loss": result.dev_loss,
+        "train_seconds": result.seconds,
+        "tokens_per_second": result.tokens_per_second,
+        "probe_tokens_per_second": probe_tps,
+        "wall_seconds": time.time() - t0,
+        "config": cfg,
+    }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     log.info("summary: %s", json.dumps(summary))
     if args.copy_to:
@@ -124,7 +153,7 @@ def copy_adapter(adapter: Path, dest: Path, summary: dict, chunk: int = 15 * 2**
     blob = tmp.read_bytes()
     tmp.unlink()
     for i in range(0, len(blob), chunk):
-        (dest / f"adapter.part{i // chunk}").write_bytes(blob[i: i + chunk])
+        (dest / f"adapter.part{i // chunk}").write_bytes(blob[i : i + chunk])
     shutil.copy(adapter / "adapter_config.json", dest / "adapter_config.json")
     (dest / "summary.json").write_text(json.dumps(summary, indent=1))
 

@@ -41,33 +41,55 @@ def calc(thought: str, expression: str) -> tuple[str, str, dict[str, Any]]:
     return thought, "calculator", {"expression": expression}
 
 
-_GROUPS = [("shelves", "shelf", "books"), ("crates", "crate", "bottles"), ("boxes", "box", "pens"),
-           ("trucks", "truck", "bricks"), ("bags", "bag", "marbles"), ("packs", "pack", "cards"),
-           ("rows", "row", "seats"), ("pallets", "pallet", "cans"), ("cartons", "carton", "eggs"),
-           ("trays", "tray", "cupcakes"), ("jars", "jar", "beads"), ("containers", "container", "screws")]
+_GROUPS = [
+    ("shelves", "shelf", "books"),
+    ("crates", "crate", "bottles"),
+    ("boxes", "box", "pens"),
+    ("trucks", "truck", "bricks"),
+    ("bags", "bag", "marbles"),
+    ("packs", "pack", "cards"),
+    ("rows", "row", "seats"),
+    ("pallets", "pallet", "cans"),
+    ("cartons", "carton", "eggs"),
+    ("trays", "tray", "cupcakes"),
+    ("jars", "jar", "beads"),
+    ("containers", "container", "screws"),
+]
 
 
 def multiply(rng: random.Random) -> Problem:
     many, one, item = rng.choice(_GROUPS)
     a, b = rng.randint(100, 99_999), rng.randint(10, 9_999)
     wa, wb = write(a, rng), write(b, rng)
-    question = rng.choice([
-        f"A warehouse has {wa} {many} with {wb} {item} in each {one}. How many {item} are there in total?",
-        f"There are {wa} {many}, and every {one} contains {wb} {item}. How many {item} are there altogether?",
-        f"If one {one} holds {wb} {item}, how many {item} do {wa} {many} hold?",
-        f"{wa} {many} each have {wb} {item}. What is the total number of {item}?",
-        f"A store received {wa} {many} of {item}, with {wb} {item} per {one}. How many {item} did it receive?",
-    ])
-    thought = rng.choice([f"I multiply the number of {many} by the {item} per {one}.",
-                          f"The total is {many} times {item} in each {one}."])
+    question = rng.choice(
+        [
+            f"A warehouse has {wa} {many} with {wb} {item} in each {one}. How many {item} are there in total?",
+            f"There are {wa} {many}, and every {one} contains {wb} {item}. How many {item} are there altogether?",
+            f"If one {one} holds {wb} {item}, how many {item} do {wa} {many} hold?",
+            f"{wa} {many} each have {wb} {item}. What is the total number of {item}?",
+            f"A store received {wa} {many} of {item}, with {wb} {item} per {one}. How many {item} did it receive?",
+        ]
+    )
+    thought = rng.choice(
+        [
+            f"I multiply the number of {many} by the {item} per {one}.",
+            f"The total is {many} times {item} in each {one}.",
+        ]
+    )
     expr = rng.choice([f"{a} * {b}", f"{b} * {a}", f"{wa} * {wb}"])
     return Problem("multiply", question, (calc(thought, expr),), str(a * b))
 
 
-_STOCK = [("bakery", "bakes", "loaves", "gives away"), ("factory", "makes", "chairs", "ships"),
-          ("beekeeper", "harvests", "jars of honey", "sells"), ("dairy", "produces", "liters of milk", "uses"),
-          ("orchard", "picks", "apples", "sells"), ("library", "receives", "books", "donates"),
-          ("mine", "digs", "tons of coal", "delivers"), ("hatchery", "hatches", "chicks", "sells")]
+_STOCK = [
+    ("bakery", "bakes", "loaves", "gives away"),
+    ("factory", "makes", "chairs", "ships"),
+    ("beekeeper", "harvests", "jars of honey", "sells"),
+    ("dairy", "produces", "liters of milk", "uses"),
+    ("orchard", "picks", "apples", "sells"),
+    ("library", "receives", "books", "donates"),
+    ("mine", "digs", "tons of coal", "delivers"),
+    ("hatchery", "hatches", "chicks", "sells"),
+]
 
 
 def stock(rng: random.Random) -> Problem:
@@ -75,14 +97,17 @@ def stock(rng: random.Random) -> Problem:
     x, w = rng.randint(100, 9_999), rng.randint(2, 99)
     s = rng.randint(10, x * w - 1)
     wx, ws = write(x, rng), write(s, rng)
-    question = rng.choice([
-        f"A {who} {verb} {wx} {item} every week for {w} weeks and {out} {ws} of them. How many {item} remain?",
-        f"Each week a {who} {verb} {wx} {item}. After {w} weeks it {out} {ws}. How many {item} does it have left?",
-        f"Over {w} weeks, a {who} {verb} {wx} {item} per week. If it {out} {ws} {item}, how many are still there?",
-        f"A {who} {verb} {wx} {item} weekly. It keeps this up for {w} weeks, then {out} {ws}. How many are left?",
-    ])
-    first = rng.choice([f"First I find how many {item} there are after {w} weeks.",
-                        f"I multiply the weekly amount by {w} weeks."])
+    question = rng.choice(
+        [
+            f"A {who} {verb} {wx} {item} every week for {w} weeks and {out} {ws} of them. How many {item} remain?",
+            f"Each week a {who} {verb} {wx} {item}. After {w} weeks it {out} {ws}. How many {item} does it have left?",
+            f"Over {w} weeks, a {who} {verb} {wx} {item} per week. If it {out} {ws} {item}, how many are still there?",
+            f"A {who} {verb} {wx} {item} weekly. It keeps this up for {w} weeks, then {out} {ws}. How many are left?",
+        ]
+    )
+    first = rng.choice(
+        [f"First I find how many {item} there are after {w} weeks.", f"I multiply the weekly amount by {w} weeks."]
+    )
     second = rng.choice([f"Then I subtract the {s} {item} that went out.", f"Now I take away the {s}."])
     return Problem("stock", question, (calc(first, f"{x} * {w}"), calc(second, f"{x * w} - {s}")), str(x * w - s))
 
@@ -92,9 +117,14 @@ def power(rng: random.Random) -> Problem:
     if (a, b) == (3, 21):
         b = 22
     ordinal = f"{b}{'th' if 10 <= b % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(b % 10, 'th')}"
-    question = rng.choice([f"Calculate {a} raised to the power {b}.", f"What is {a}^{b}?",
-                           f"Compute {a} to the {ordinal} power.",
-                           f"What number do you get when you raise {a} to the power of {b}?"])
+    question = rng.choice(
+        [
+            f"Calculate {a} raised to the power {b}.",
+            f"What is {a}^{b}?",
+            f"Compute {a} to the {ordinal} power.",
+            f"What number do you get when you raise {a} to the power of {b}?",
+        ]
+    )
     expr = rng.choice([f"{a}**{b}", f"{a} ** {b}", f"{a}^{b}"])
     return Problem("power", question, (calc(f"I raise {a} to the power {b} with the calculator.", expr),), str(a**b))
 
@@ -103,36 +133,69 @@ def percent(rng: random.Random) -> Problem:
     p, n = rng.choice([5, 10, 12, 15, 20, 25, 30, 35, 40, 45, 50, 60, 75, 80, 90]), rng.randint(2, 500) * 20
     wn = write(n, rng)
     if rng.random() < 0.5:
-        question = rng.choice([f"What is {p}% of {wn}?", f"Find {p} percent of {wn}.",
-                               f"A town of {wn} people: {p}% of them cycle to work. How many people is that?"])
+        question = rng.choice(
+            [
+                f"What is {p}% of {wn}?",
+                f"Find {p} percent of {wn}.",
+                f"A town of {wn} people: {p}% of them cycle to work. How many people is that?",
+            ]
+        )
         calls = (calc(f"{p}% of {n} is {n} times {p} divided by 100.", f"{n} * {p} / 100"),)
         return Problem("percent", question, calls, number_text(Fraction(n * p, 100)))
-    question = rng.choice([f"A bike costs ${wn} and is on sale for {p}% off. What is the sale price in dollars?",
-                           f"A ${wn} laptop is discounted by {p}%. How much does it cost after the discount?"])
-    calls = (calc(f"The discount is {p}% of {n}.", f"{n} * {p} / 100"),
-             calc("I subtract the discount from the price.", f"{n} - {number_text(Fraction(n * p, 100))}"))
+    question = rng.choice(
+        [
+            f"A bike costs ${wn} and is on sale for {p}% off. What is the sale price in dollars?",
+            f"A ${wn} laptop is discounted by {p}%. How much does it cost after the discount?",
+        ]
+    )
+    calls = (
+        calc(f"The discount is {p}% of {n}.", f"{n} * {p} / 100"),
+        calc("I subtract the discount from the price.", f"{n} - {number_text(Fraction(n * p, 100))}"),
+    )
     return Problem("percent", question, calls, number_text(Fraction(n * (100 - p), 100)))
 
 
-_UNITS = [("kilometers", "meters", 1000), ("meters", "centimeters", 100), ("hours", "minutes", 60),
-          ("minutes", "seconds", 60), ("kilograms", "grams", 1000), ("liters", "milliliters", 1000),
-          ("feet", "inches", 12), ("days", "hours", 24), ("weeks", "days", 7), ("inches", "centimeters", "2.54"),
-          ("miles", "kilometers", "1.609344"), ("pounds", "ounces", 16), ("yards", "feet", 3)]
+_UNITS = [
+    ("kilometers", "meters", 1000),
+    ("meters", "centimeters", 100),
+    ("hours", "minutes", 60),
+    ("minutes", "seconds", 60),
+    ("kilograms", "grams", 1000),
+    ("liters", "milliliters", 1000),
+    ("feet", "inches", 12),
+    ("days", "hours", 24),
+    ("weeks", "days", 7),
+    ("inches", "centimeters", "2.54"),
+    ("miles", "kilometers", "1.609344"),
+    ("pounds", "ounces", 16),
+    ("yards", "feet", 3),
+]
 
 
 def convert(rng: random.Random) -> Problem:
     big, small, factor = rng.choice(_UNITS)
     x = rng.randint(2, 9_999) if rng.random() < 0.7 else Fraction(rng.randint(11, 999), 10)
     wx = write(x, rng)
-    question = rng.choice([f"How many {small} are in {wx} {big}?", f"Convert {wx} {big} to {small}.",
-                           f"{wx} {big} is how many {small}?", f"Express {wx} {big} in {small}."])
+    question = rng.choice(
+        [
+            f"How many {small} are in {wx} {big}?",
+            f"Convert {wx} {big} to {small}.",
+            f"{wx} {big} is how many {small}?",
+            f"Express {wx} {big} in {small}.",
+        ]
+    )
     thought = f"One of the {big} is {factor} {small}, so I multiply by {factor}."
     value = Fraction(x) * Fraction(str(factor))
     return Problem("convert", question, (calc(thought, f"{number_text(Fraction(x))} * {factor}"),), number_text(value))
 
 
 CALCULATOR_FAMILIES: dict[str, Callable[[random.Random], Problem]] = {
-    "multiply": multiply, "stock": stock, "power": power, "percent": percent, "convert": convert}
+    "multiply": multiply,
+    "stock": stock,
+    "power": power,
+    "percent": percent,
+    "convert": convert,
+}
 FAMILIES: dict[str, Callable[[random.Random], Problem]] = {**CALCULATOR_FAMILIES, **PYTHON_FAMILIES}
 
 

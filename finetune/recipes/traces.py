@@ -71,8 +71,7 @@ def run_tool(name: str, args: dict[str, Any]) -> str:
 
 
 def _run_subprocess(code: str) -> str:
-    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
         raise RecipeError(f"python code failed: {done.stderr.strip()[-300:]}")
     return done.stdout.strip()
@@ -110,8 +109,14 @@ def one_line(text: str, limit: int = MAX_THOUGHT_CHARS) -> str:
 def trace_record(question: str, steps: list[Step], answer: str, gold: str | None = None) -> dict[str, Any]:
     """A Trajectory dict ending with ``Thought: I know the answer.`` / ``Final Answer: answer``."""
     final = Step(thought=FINAL_THOUGHT, answer=answer)
-    traj = Trajectory(question=question, steps=[*steps, final], answer=answer, model="synthetic",
-                      tools=list(TOOLS), stats={"correct": True})
+    traj = Trajectory(
+        question=question,
+        steps=[*steps, final],
+        answer=answer,
+        model="synthetic",
+        tools=list(TOOLS),
+        stats={"correct": True},
+    )
     return {**traj.to_dict(), "gold": answer if gold is None else gold}
 
 

@@ -36,9 +36,13 @@ def parse(expr: str) -> ast.expr:
         raise ValueError(f"not an arithmetic expression: {expr!r}") from err
     for node in ast.walk(tree):
         ok = isinstance(node, (ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)) or (
-            isinstance(node, ast.Constant) and type(node.value) in (int, float))
-        if not ok or (isinstance(node, ast.BinOp) and type(node.op) not in _BINARY) or (
-                isinstance(node, ast.UnaryOp) and type(node.op) not in _UNARY):
+            isinstance(node, ast.Constant) and type(node.value) in (int, float)
+        )
+        if (
+            not ok
+            or (isinstance(node, ast.BinOp) and type(node.op) not in _BINARY)
+            or (isinstance(node, ast.UnaryOp) and type(node.op) not in _UNARY)
+        ):
             raise ValueError(f"{expr!r}: only numbers, + - * / and parentheses are allowed")
     return tree
 

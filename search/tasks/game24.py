@@ -140,10 +140,17 @@ class Game24:
         grammar = None
         if self.grammar != "off":
             nums = " | ".join(sorted({_quote(show(x)) for x in puzzle_numbers(state.question)}))
-            grammar = (f'root ::= " " expr " = 24"\nexpr ::= term ((" + " | " - ") term)*\n'
-                       f'term ::= factor ((" * " | " / ") factor)*\nfactor ::= num | "(" expr ")"\nnum ::= {nums}\n')
-        out = ask(model, Query(prompt, stop=("\n",), grammar=grammar, max_tokens=48), n=self.n_answers,
-                  temperature=temperature, seed=seed)
+            grammar = (
+                f'root ::= " " expr " = 24"\nexpr ::= term ((" + " | " - ") term)*\n'
+                f'term ::= factor ((" * " | " / ") factor)*\nfactor ::= num | "(" expr ")"\nnum ::= {nums}\n'
+            )
+        out = ask(
+            model,
+            Query(prompt, stop=("\n",), grammar=grammar, max_tokens=48),
+            n=self.n_answers,
+            temperature=temperature,
+            seed=seed,
+        )
         answers: dict[str, None] = {}
         for text in out.texts:
             expr, _, rhs = text.strip().partition("=")

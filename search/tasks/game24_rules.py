@@ -60,8 +60,11 @@ def parse_move(numbers: list[Fraction], line: str) -> tuple[str, list[Fraction]]
     result = OPS[op](*operands)
     written_left = [Fraction(x) for x in re.findall(NUM, left)]
     expected = sorted([*rest, result])
-    if not close(result, Fraction(c)) or len(written_left) != len(expected) or not all(
-            close(x, y) for x, y in zip(sorted(written_left), expected)):
+    if (
+        not close(result, Fraction(c))
+        or len(written_left) != len(expected)
+        or not all(close(x, y) for x, y in zip(sorted(written_left), expected))
+    ):
         return None  # wrong arithmetic or wrong list of numbers left
     return f"{show(operands[0])} {op} {show(operands[1])} = {show(result)} (left: {show_all(expected)})", expected
 

@@ -29,8 +29,10 @@ For 50 minutes she earned 0.2*50=10 dollars.
 The answer is 10.
 """
 
-PROPOSE = ("Solve the problem. Write one short step per line with its calculation, and end with the line "
-           "'The answer is N.'\n\n" + _EXAMPLES + "\nQuestion: $question\nAnswer:\n$steps")
+PROPOSE = (
+    "Solve the problem. Write one short step per line with its calculation, and end with the line "
+    "'The answer is N.'\n\n" + _EXAMPLES + "\nQuestion: $question\nAnswer:\n$steps"
+)
 
 VALUE = """Judge whether the steps so far are correct and lead towards the answer (sure/likely/impossible).
 Question: Tom has 3 boxes of 4 pens. How many pens does he have?
@@ -60,7 +62,9 @@ Question: $question
 $choices
 """
 
-_EQUATION = re.compile(r"(?:<<)?([0-9.,\s+\-*/×÷()]*[0-9)]\s*[+\-*/×÷]\s*[0-9.,\s+\-*/×÷()]+?)\s*=\s*\$?(-?[0-9][0-9,]*(?:\.[0-9]+)?)")
+_EQUATION = re.compile(
+    r"(?:<<)?([0-9.,\s+\-*/×÷()]*[0-9)]\s*[+\-*/×÷]\s*[0-9.,\s+\-*/×÷()]+?)\s*=\s*\$?(-?[0-9][0-9,]*(?:\.[0-9]+)?)"
+)
 
 
 @dataclass
@@ -69,8 +73,9 @@ class GSM8K(LineTask):
 
     name: ClassVar[str] = "gsm8k"
     max_depth: ClassVar[int] = 8
-    answer_pattern: ClassVar[re.Pattern] = re.compile(r"answer is\s*:?\s*\$?\s*(-?[0-9][0-9,]*(?:\.[0-9]+)?)",
-                                                      re.IGNORECASE)
+    answer_pattern: ClassVar[re.Pattern] = re.compile(
+        r"answer is\s*:?\s*\$?\s*(-?[0-9][0-9,]*(?:\.[0-9]+)?)", re.IGNORECASE
+    )
     propose_template: ClassVar[str] = PROPOSE
     value_template: ClassVar[str] = VALUE
     vote_template: ClassVar[str] = VOTE

@@ -52,8 +52,9 @@ class LineTask:
         if self.is_terminal(state):
             return []
         prompt = fill(self.propose_template, question=state.question, steps=self._steps_text(state))
-        out = ask(model, Query(prompt, stop=("\n",), max_tokens=self.max_step_tokens), n=n,
-                  temperature=temperature, seed=seed)
+        out = ask(
+            model, Query(prompt, stop=("\n",), max_tokens=self.max_step_tokens), n=n, temperature=temperature, seed=seed
+        )
         lines: dict[str, None] = {}
         for text in out.texts:
             line = text.strip()
