@@ -8,70 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Any
 
-from agent.model import Completion
+from agent.backends.transformers_backend import TransformersModel
 from finetune.data import Example
 
 log = logging.getLogger(__name__)
 
 _FINAL = re.compile(r"Final Answer:\s*(.*)")
-
-
-class InMemoryModel:
-    """A torch causal LM being trained, behind the runtime's :class:`agent.model.Model` protocol (greedy only)."""
-
-    supports_grammar = False
-
-    def __init__(self, model: Any, tokenizer: Any, name: str = "training"):
-        self.model, self.tokenizer, self.name = model, tokenizer, name
-
-    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def complete(
-        self,
-        prompt: str,
-        *,
-        stop: list[str] | tuple[str, ...] = (),
-        grammar: str | None = None,
-        n: int = 1,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        logprobs: bool = False,
-    ) -> Completion:
-        import torch
-
-        t0 = time.perf_counter()
-        device = next(self.model.parameters()).device
-        ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(device)
-        with torch.no_grad():
-            out = self.model.generate(
-                input_ids=ids,
-                attention_mask=torch.ones_like(ids),
-                max_new_tokens=max_tokens,
-                do_sample=False,
-                use_cache=True,
-                stop_strings=list(stop) or None,
-                tokenizer=self.tokenizer,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-            )
-        new = out[0, ids.shape[1] :]
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-        text = text[: min(cuts)] if cuts else text
-        return Completion(
-            [text] * n,
-            prompt_tokens=ids.shape[1],
-            completion_tokens=len(new) * n,
-            seconds=time.perf_counter() - t0,
-            finish_reasons=["stop"] * n,
-        )
 
 
 def dev_loss(loss_fn: Any, batches: list[dict[str, Any]]) -> float:
@@ -92,7 +36,7 @@ def answer_of(example: Example, model: Any, tokenizer: Any, max_steps: int = 4, 
 
     Bounded (``max_steps`` ReAct steps of ``max_tokens``) so that evaluating on a CPU stays cheap.
     """
-    wrapped = InMemoryModel(model, tokenizer)
+    wrapped = TransformersModel.from_loaded(model, tokenizer, name="training")
     if example.tools and not example.messages and example.system is None:
         from agent.react import ReActAgent, ReActConfig
         from tools import load_tools

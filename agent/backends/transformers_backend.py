@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from agent.model import Completion, ModelError
 
@@ -56,6 +57,16 @@ class TransformersModel:
         self.model = model.to(self.device).eval()
         self.name = p.name
         self._torch = torch
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, name: str = "in-memory") -> TransformersModel:
+        """Wrap a model already in memory (e.g. one being trained) without loading anything."""
+        import torch
+
+        self = cls.__new__(cls)
+        self.model, self.tokenizer, self.name, self._torch = model, tokenizer, name, torch
+        self.device = next(model.parameters()).device
+        return self
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
