@@ -106,15 +106,13 @@ def _read_base(root: Path, adapter_dir: Path | None) -> BaseModel | None:
 
 
 def load_hf_model(base: BaseModel) -> Any:
-    """Load a base model in float32 with transformers (GGUF bases are dequantized)."""
+    """Load a base model in float32 with transformers (GGUF bases dequantized, as the trainer loads them)."""
     import torch
-    from transformers import AutoModelForCausalLM
 
-    kwargs = {"gguf_file": base.path.name} if base.is_gguf else {}
+    from finetune.modeling import load_base_model
+
     try:
-        return AutoModelForCausalLM.from_pretrained(
-            base.path.parent if base.is_gguf else base.path, dtype=torch.float32, **kwargs
-        )
+        return load_base_model(str(base.path), torch.float32)
     except (OSError, ValueError) as err:
         raise ExportError(f"cannot load model {base.path}: {err}".replace("\n", " ")) from err
 
