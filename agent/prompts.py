@@ -39,7 +39,14 @@ TEMPLATES: dict[str, str] = {
         'Action Input: {"expression": "24 * 17"}\n'
         "Observation: 408\n"
         "Thought: I know the answer.\n"
-        "Final Answer: 408"
+        "Final Answer: 408\n\n"
+        "Question: How many even numbers are there from 1 to 1,000?\n"
+        "Thought: I count them with python.\n"
+        "Action: python\n"
+        'Action Input: {"code": "print(sum(1 for n in range(1, 1001) if n % 2 == 0))"}\n'
+        "Observation: 500\n"
+        "Thought: I know the answer.\n"
+        "Final Answer: 500"
     ),
     "react_user": "Question: $question",
     "force_final": "Thought: I have used my steps; I give my best answer.\n",

@@ -30,7 +30,7 @@ from tools.base import Tool, ToolError
 
 log = logging.getLogger(__name__)
 STOP = ["\nObservation:", "Observation:", "\nQuestion:"]
-MAX_OBSERVATION_CHARS = 2000  # long tool output is cut so the prompt stays within the context
+MAX_OBSERVATION_CHARS = 1000  # long tool output is cut so the prompt stays within the context
 
 
 @dataclass
@@ -79,6 +79,9 @@ class ReActAgent:
         traj = Trajectory(question=question, model=getattr(self.model, "name", ""), tools=list(self.tools))
         repeats = 0
         for i in range(self.config.max_steps):
+            if i and first is None and not self._fits(traj):
+                traj.stats["stopped"] = "context_full"  # no room for another step: end with what exists
+                break
             force_final = i == self.config.max_steps - 1 or repeats >= self.config.repeat_limit
             step = self._step(traj, force_final, first if i == 0 else None)
             repeats += step.error is not None and step.error.type == "repeat"
@@ -89,12 +92,20 @@ class ReActAgent:
                 traj.answer = step.answer
                 break
         traj.stats = {
+            **traj.stats,
             "steps": len(traj.steps),
             "tokens": sum(s.tokens for s in traj.steps),
             "seconds": round(time.perf_counter() - t0, 3),
             "finished": traj.answer is not None,
         }
         return traj
+
+    def _fits(self, traj: Trajectory) -> bool:
+        """Whether the next step's prompt plus its token budget fits the model's context (if it has one)."""
+        n_ctx = getattr(self.model, "n_ctx", None)
+        if not n_ctx:
+            return True
+        return self.model.count_tokens(self.prompt(traj)) + self.config.max_tokens + 32 <= n_ctx
 
     def _generate(self, traj: Trajectory, force_final: bool) -> tuple[str, int, bool]:
         prompt = self.prompt(traj)

@@ -166,3 +166,10 @@ def test_a_step_cut_off_by_max_tokens_is_reported_as_truncated():
     traj, _ = run([long_input, final("3")], max_tokens=20)
     assert traj.steps[0].error.type == "truncated" and "cut off" in traj.steps[0].observation
     assert traj.steps[0].action.tool == "add" and traj.answer == "3"
+
+
+def test_a_full_context_ends_the_run_without_a_crash():
+    model = ScriptedModel([act("add", {"a": 1, "b": i}) for i in range(6)])
+    model.n_ctx = len(ReActAgent(model, [add]).prompt(Trajectory(question="question?")).split()) + 200 + 32 + 30
+    traj = ReActAgent(model, [add], ReActConfig(max_steps=6, max_tokens=200)).run("question?")
+    assert 1 <= len(traj.steps) < 6 and traj.stats["stopped"] == "context_full" and traj.answer is None
