@@ -92,6 +92,12 @@ class Model(Protocol):
         ...
 
 
+def cut_at_stop(text: str, stop: list[str] | tuple[str, ...]) -> str:
+    """``text`` up to the first of the stop strings (for backends that get whole texts back)."""
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
 def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs) -> Model:
     """Pick a backend from a model spec.
 

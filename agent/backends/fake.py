@@ -11,17 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.model import Completion, ModelError
+from agent.model import Completion, ModelError, cut_at_stop
 
 Reply = str | Callable[[str], str]
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, str]:
-    """Cut ``text`` at the first stop string; returns (text, finish_reason)."""
-    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    if cuts:
-        return text[: min(cuts)], "stop"
-    return text, "stop"
 
 
 class ScriptedModel:
@@ -88,7 +80,7 @@ class ScriptedModel:
         )
         texts, reasons = [], []
         for _ in range(n):
-            text, reason = cut_at_stop(self._next(prompt), stop)
+            text, reason = cut_at_stop(self._next(prompt), stop), "stop"
             words = text.split(" ")
             if len(words) > max_tokens:  # a "token" is a word here: long replies end like a real backend's
                 text, reason = " ".join(words[:max_tokens]), "length"

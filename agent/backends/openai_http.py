@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-from agent.model import Completion, ModelError
+from agent.model import Completion, ModelError, cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class OpenAIModel:
                 extra = dict(body, n=1, seed=None if seed is None else seed + i)
                 choices += _choices(self.base, self._post("/completions", extra))
         usage = out.get("usage") or {}
-        texts = [_cut(c.get("text", ""), stop) for c in choices[:n]]
+        texts = [cut_at_stop(c.get("text", ""), stop) for c in choices[:n]]
         lps = [list((c.get("logprobs") or {}).get("token_logprobs") or []) for c in choices[:n]] if logprobs else None
         return Completion(
             texts=texts,
@@ -139,8 +139,3 @@ def _choices(base: str, out: object) -> list[dict]:
     if not choices or not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
         raise ModelError(f"{base}/completions: the server's answer has no choices: {json.dumps(out)[:300]}")
     return choices
-
-
-def _cut(text: str, stop) -> str:
-    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    return text[: min(cuts)] if cuts else text

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.model import Completion, ModelError
+from agent.model import Completion, ModelError, cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,7 @@ class TransformersModel:
             toks = [t for t in row.tolist() if t != eos and t != self.tokenizer.pad_token_id]
             count += len(toks)
             text = self.tokenizer.decode(toks, skip_special_tokens=True)
-            cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-            texts.append(text[: min(cuts)] if cuts else text)
+            texts.append(cut_at_stop(text, stop))
         lps = None
         if logprobs:
             steps = torch.stack(out.scores, dim=1).log_softmax(-1)  # (n, T, V)
