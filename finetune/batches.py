@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,10 @@ class Encoded:
 
 def _char_spans(example: Example, tokenizer: Any) -> tuple[str, int, int, list[tuple[int, int]]]:
     """The full chat text, the trained character range and the masked Observation spans inside it."""
+    if example.raw_prompt is not None:  # raw form: no template; the completion, then end-of-sequence, is learnt
+        target = example.target()
+        full = example.raw_prompt + target + (tokenizer.eos_token or "")
+        return full, len(example.raw_prompt), len(full), []
     messages = example.prompt_messages()
     target = example.target()
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -97,15 +102,31 @@ def encode_all(examples: list[Example], tokenizer: Any, seq_len: int) -> list[En
 
 
 def plan_epoch(
-    lengths: list[int], epoch: int, seed: int, batch_size: int, packing: bool, seq_len: int
+    lengths: list[int],
+    epoch: int,
+    seed: int,
+    batch_size: int,
+    packing: bool,
+    seq_len: int,
+    groups: list[Hashable] | None = None,
 ) -> list[list[list[int]]]:
     """The micro-batches of one epoch: batches of rows of example indices, shuffled by (seed, epoch).
 
     Without packing each row is one example; with packing, consecutive examples of the shuffled
-    order fill a row up to ``seq_len`` tokens.
+    order fill a row up to ``seq_len`` tokens. With ``groups`` (unpacked only), a batch holds examples
+    of one group (see :func:`prompt_group`) and the batches are shuffled: examples that share a
+    long prompt prefix then share its compute (:func:`shared_prefix`).
     """
+    rng = random.Random(f"{seed}:{epoch}")
     order = list(range(len(lengths)))
-    random.Random(f"{seed}:{epoch}").shuffle(order)
+    rng.shuffle(order)
+    if groups is not None and not packing:
+        buckets: dict[Hashable, list[int]] = {}
+        for i in order:
+            buckets.setdefault(groups[i], []).append(i)
+        batches = [[[i] for i in b[k : k + batch_size]] for b in buckets.values() for k in range(0, len(b), batch_size)]
+        rng.shuffle(batches)
+        return batches
     rows: list[list[int]] = []
     used = seq_len + 1
     for i in order:
@@ -116,6 +137,16 @@ def plan_epoch(
             rows.append([i])
             used = lengths[i]
     return [rows[k : k + batch_size] for k in range(0, len(rows), batch_size)]
+
+
+def prompt_group(example: Encoded, width: int = 48) -> tuple[int, ...]:
+    """The untrained leading tokens of ``example``, at most ``width``: its group for :func:`plan_epoch`.
+
+    Examples rendered from one prompt template (one system prompt, one few-shot block) fall in
+    one group; the trained part never counts, so the answers do not split groups.
+    """
+    n = next((k for k, label in enumerate(example.labels) if label != IGNORE), len(example.labels))
+    return tuple(example.input_ids[: min(width, max(n - 1, 0))])
 
 
 def collate(rows: list[list[Encoded]], pad_id: int, packing: bool) -> dict[str, Any]:

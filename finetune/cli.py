@@ -22,6 +22,12 @@ _OUTTYPES = ("f16", "q8_0", "q4_k_m", "lora")
 @click.option("--base", default=None, help="HF model dir or .gguf file. Default: the embedded SmolLM2.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory to write.")
 @click.option("--lora-r", type=int, default=None, help="LoRA rank (default 16).")
+@click.option(
+    "--init-adapter",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Go on training this LoRA adapter (a run's adapter/ dir) instead of a fresh one.",
+)
 @click.option("--full", is_flag=True, help="Train every weight instead of a LoRA adapter.")
 @click.option("--epochs", type=float, default=None, help="Passes over the data (default 1).")
 @click.option("--max-steps", type=int, default=None, help="Optimizer steps (instead of --epochs).")
@@ -30,6 +36,11 @@ _OUTTYPES = ("f16", "q8_0", "q4_k_m", "lora")
 @click.option("--grad-accum", type=int, default=1, show_default=True, help="Micro-batches per optimizer step.")
 @click.option("--seq-len", type=int, default=1024, show_default=True)
 @click.option("--packing/--no-packing", default=False, show_default=True, help="Pack several examples per row.")
+@click.option(
+    "--group-by-prompt",
+    is_flag=True,
+    help="Batch examples of one prompt template together, so their shared prompt runs once per batch.",
+)
 @click.option(
     "--gold",
     type=click.Path(dir_okay=False),
@@ -68,6 +79,8 @@ def finetune_cmd(
     """Fine-tune a model on reasoning traces (LoRA by default)."""
     if full and lora_r is not None:
         raise click.UsageError("--lora-r and --full exclude each other")
+    if full and options.get("init_adapter"):
+        raise click.UsageError("--init-adapter and --full exclude each other")
     if epochs is not None and max_steps is not None:
         raise click.UsageError("give --epochs or --max-steps, not both")
     from finetune.config import TrainConfig

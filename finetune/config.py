@@ -26,6 +26,7 @@ class TrainConfig:
     base: str | None = None  # None: the embedded SmolLM2 GGUF (dequantized); else an HF model dir or a .gguf file
     gold: str | None = None  # question/answer rows: --trace trajectories are kept only where the answer matches
     style: str = "react"  # how GSM8K rows are rendered: "react" (calculator calls, the runtime's format) or "chain"
+    init_adapter: str | None = None  # a peft adapter dir (a run's adapter/) to go on training instead of a fresh LoRA
     lora_r: int = 16  # LoRA rank: 16 is plenty for a format + reasoning style on a 135M model
     lora_alpha: int = 32  # scale alpha/r = 2, the usual choice
     lora_dropout: float = 0.0  # 0: no dropped copy of every adapted layer's input (memory, speed); 0.05 regularises
@@ -49,6 +50,7 @@ class TrainConfig:
     keep_checkpoints: int = 2  # older checkpoints are deleted; the newest ones are enough to resume
     resume: bool = False  # continue from the newest checkpoint in out/checkpoints, exactly
     packing: bool = False  # several examples per row (no cross-attention): fewer pad tokens, faster
+    group_by_prompt: bool = False  # batches of examples with one prompt template, so share_prefix runs it once
     share_prefix: bool = True  # run a prompt prefix all rows share (the system prompt) once per batch, not per row
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
     dtype: str = "auto"  # "auto": float32 on CPU, bfloat16 on a GPU that supports it
@@ -86,6 +88,7 @@ class TrainConfig:
         """Fields that change the loss curve and differ from a checkpoint's config (resume must match)."""
         keys = (
             "base",
+            "init_adapter",
             "gold",
             "style",
             "lora_r",
@@ -106,6 +109,7 @@ class TrainConfig:
             "epochs",
             "max_steps",
             "share_prefix",
+            "group_by_prompt",
         )
         mine = self.to_dict()
         return [k for k in keys if k in other and other[k] != mine[k]]

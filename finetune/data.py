@@ -6,7 +6,10 @@ The project schema, one JSON object per line::
 
 ``system`` and ``tools`` are optional: without ``system`` the prompt is the runtime's own ReAct
 prompt (:func:`agent.prompts.render_react_prompt`) listing ``tools``. The chat form
-``{"messages": [{"role": ..., "content": ...}, ...]}`` trains on its last assistant message.
+``{"messages": [{"role": ..., "content": ...}, ...]}`` trains on its last assistant message; the raw
+form ``{"prompt": "...", "completion": "..."}`` trains on the completion after the prompt text exactly
+as written, with no chat template (for prompts a program sends to ``Model.complete`` as they are,
+like the Tree-of-Thoughts prompts of :mod:`search.tasks`).
 :func:`load_examples` also reads GSM8K rows, ``agent solve --trace`` files and ToT search trees
 (see :mod:`finetune.formats`), and csv/parquet files through ``datasets``.
 
@@ -48,7 +51,9 @@ class Example:
         system: the system prompt; ``None`` uses the runtime's ReAct prompt with ``tools``.
         tools: names of the tools the prompt lists.
         messages: chat form: the prompt messages (system/user/...), used instead of the fields above.
-        completion: chat form: the assistant text verbatim, used instead of reasoning + answer.
+        completion: chat and raw forms: the assistant text verbatim, used instead of reasoning + answer.
+        raw_prompt: raw form: the prompt text as the model sees it (no chat template); the
+            completion follows it directly and ends with the end-of-sequence token.
     """
 
     problem: str
@@ -58,6 +63,7 @@ class Example:
     tools: tuple[str, ...] = ()
     messages: tuple[dict[str, str], ...] = ()
     completion: str | None = None
+    raw_prompt: str | None = None
 
     def target(self) -> str:
         """The assistant's turn, exactly as the runtime parses it (``Trajectory.render()`` format)."""

@@ -44,7 +44,8 @@ def answer_of(example: Example, model: Any, tokenizer: Any, max_steps: int = 4, 
         config = ReActConfig(max_steps=max_steps, max_tokens=max_tokens, grammar=False)
         agent = ReActAgent(wrapped, load_tools(list(example.tools)), config)
         return agent.run(example.problem).answer
-    text = wrapped.complete(wrapped.render(example.prompt_messages()), max_tokens=2 * max_tokens).text
+    prompt = example.raw_prompt if example.raw_prompt is not None else wrapped.render(example.prompt_messages())
+    text = wrapped.complete(prompt, max_tokens=2 * max_tokens).text
     found = _FINAL.findall(text)
     return found[-1].strip() if found else text.strip()
 

@@ -119,6 +119,24 @@ def trajectory_example(rec: dict[str, Any], where: str, gold: dict[str, str] | N
     )
 
 
+def eval_record_example(rec: dict[str, Any], where: str) -> Example | None:
+    """An ``agent eval`` result (react or sc) as a trajectory, kept only when it was scored correct.
+
+    This is the self-improvement loop: ``agent eval ... --temperature 0.7 --out mine.jsonl`` on
+    training questions, then ``agent finetune --data mine.jsonl`` trains on the right answers.
+    """
+    trace = rec["trace"]
+    steps = trace.get("best") if isinstance(trace, dict) else trace  # sc keeps the voted trajectory as "best"
+    if rec.get("correct") is not True or not isinstance(steps, list) or not steps:
+        return None
+    tools = rec.get("tools") or ["calculator", "python"]
+    question = rec.get("prompt") or rec.get("question")
+    if not isinstance(question, str):
+        raise DataError(f"{where}: an eval record needs its question")
+    traj = {"question": question, "steps": steps, "answer": rec.get("answer"), "tools": tools}
+    return trajectory_example({**traj, "stats": {"correct": True}}, where)
+
+
 def messages_example(rec: dict[str, Any], where: str) -> Example:
     """The chat form: everything before the last assistant message is the prompt."""
     msgs = rec["messages"]
@@ -140,6 +158,16 @@ def messages_example(rec: dict[str, Any], where: str) -> Example:
     )
 
 
+def raw_example(rec: dict[str, Any], where: str) -> Example:
+    """The raw form: ``prompt`` as the model sees it (no chat template), then ``completion``."""
+    prompt, completion = rec["prompt"], rec["completion"]
+    if not isinstance(prompt, str) or not isinstance(completion, str) or not completion.strip():
+        raise DataError(f"{where}: 'prompt' and 'completion' must be strings, the completion not empty")
+    found = _FINAL.findall(completion)
+    answer = rec.get("answer") or (found[-1] if found else "")
+    return Example(problem=prompt, reasoning="", answer=str(answer), raw_prompt=prompt, completion=completion)
+
+
 def _require(rec: dict[str, Any], where: str, fields: tuple[str, ...]) -> None:
     missing = [f for f in fields if rec.get(f) in (None, "")]
     if missing:
@@ -156,10 +184,15 @@ def convert_record(
     """
     if "messages" in rec:
         return [messages_example(rec, where)]
+    if "prompt" in rec and "completion" in rec:
+        return [raw_example(rec, where)]
     if "nodes" in rec:
         from finetune.tot import tree_examples
 
         return tree_examples(rec, where)
+    if "trace" in rec and "correct" in rec:
+        ex = eval_record_example(rec, where)
+        return [ex] if ex else []
     if "steps" in rec and "question" in rec:
         ex = trajectory_example(rec, where, gold)
         return [ex] if ex else []
@@ -181,6 +214,6 @@ def convert_record(
         return [convert(str(rec["question"]), str(rec["answer"]), where)]
     raise DataError(
         f"{where}: unknown record format with fields {', '.join(rec) or 'none'}; expected "
-        "problem/reasoning/answer, question/answer (GSM8K '#### N'), messages, "
+        "problem/reasoning/answer, question/answer (GSM8K '#### N'), messages, prompt/completion, "
         "a trajectory (question/steps) or a search tree (nodes)"
     )

@@ -97,7 +97,13 @@ def build_model(config: TrainConfig, dtype: Any) -> Any:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if config.full:
         return model
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if config.init_adapter:  # go on training an adapter: its own rank, alpha and targets
+        path = Path(config.init_adapter)
+        if not (path / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"--init-adapter {path}: no adapter_config.json there (give a run's adapter/ dir)")
+        return PeftModel.from_pretrained(model, str(path), is_trainable=True)
 
     torch.manual_seed(config.seed)  # LoRA's A matrices are random: the seed fixes them
     lora = LoraConfig(
@@ -144,12 +150,13 @@ def save_run(model: Any, tokenizer: Any, config: TrainConfig, out: Path) -> dict
         model.save_pretrained(out / "adapter")
         paths["adapter"] = str(out / "adapter")
     tokenizer.save_pretrained(out / "tokenizer")
+    lora = None if config.full else getattr(model, "peft_config", {}).get("default")  # an --init-adapter's own r/alpha
     spec = {
         "base": str(directory),
         "gguf_file": gguf_file,
         "kind": "full" if config.full else "lora",
-        "lora_r": None if config.full else config.lora_r,
-        "lora_alpha": None if config.full else config.lora_alpha,
+        "lora_r": None if config.full else getattr(lora, "r", config.lora_r),
+        "lora_alpha": None if config.full else getattr(lora, "lora_alpha", config.lora_alpha),
     }
     (out / "base.json").write_text(json.dumps(spec, indent=1) + "\n")
     return paths

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from finetune.batches import Encoded, collate, plan_epoch
+from finetune.batches import Encoded, collate, plan_epoch, prompt_group
 from finetune.config import TrainConfig
 
 
@@ -21,13 +21,16 @@ class DataStream:
         self.encoded, self.config, self.pad_id = encoded, config, pad_id
         self.world, self.rank = world, rank
         self._lengths = [len(e.input_ids) for e in encoded]
+        self._groups = [prompt_group(e) for e in encoded] if config.group_by_prompt else None
         self._plans: dict[int, list[list[list[int]]]] = {}
 
     def plan(self, epoch: int) -> list[list[list[int]]]:
         """Micro-batches (rows of example indices) of ``epoch``."""
         if epoch not in self._plans:
             c = self.config
-            self._plans[epoch] = plan_epoch(self._lengths, epoch, c.seed, c.batch_size, c.packing, c.seq_len)
+            self._plans[epoch] = plan_epoch(
+                self._lengths, epoch, c.seed, c.batch_size, c.packing, c.seq_len, self._groups
+            )
         return self._plans[epoch]
 
     def locate(self, index: int) -> tuple[int, int]:

@@ -273,3 +273,25 @@ def test_report_writes_markdown_and_png(gsm8k_file, tmp_path):
     assert rows[2].startswith("| gsm8k | scripted | direct | 33.3% | 3 |")
     assert rows[3].startswith("| gsm8k | scripted | react | 66.7% | 3 |")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_correct_eval_trajectories_become_training_examples(gsm8k_file, tmp_path):
+    """Self-improvement: `agent finetune --data RESULTS.jsonl` trains on the right answers only, in the
+    exact text the runtime wrote (the same system prompt, tools and steps)."""
+    from agent.prompts import render_react_prompt
+    from agent.steps import Step, Trajectory
+    from finetune.data import load_examples
+
+    out = tmp_path / "res.jsonl"
+    run_gsm8k(gsm8k_file, out, REACT_REPLIES)
+    records = list(read_jsonl(out))
+    examples = load_examples(out)
+    assert [ex.problem for ex in examples] == [records[0]["question"], records[2]["question"]]  # item 1 was wrong
+    first = examples[0]
+    steps = [Step.from_dict(s) for s in records[0]["trace"]]
+    assert first.completion == Trajectory(records[0]["question"], steps, "72").render()
+    assert "Observation: 72.0" in first.completion and first.completion.endswith("Final Answer: 72\n")
+    assert first.tools == ("calculator",)
+    from tools import load_tools  # tools are named in the record and loaded from the registry
+
+    assert first.prompt_messages() == render_react_prompt(records[0]["question"], load_tools(["calculator"]))

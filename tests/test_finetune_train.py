@@ -348,3 +348,47 @@ def test_embedded_gguf_base_is_a_plain_dense_model_that_saves(smollm_gguf, tmp_p
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, again(ids).logits, atol=1e-5)
+
+
+def test_raw_prompt_completion_trains_on_the_completion_after_the_exact_prompt(tokenizer, tmp_path):
+    from finetune.data import load_examples
+
+    prompt = "Evaluate if given numbers can reach 24 (sure/likely/impossible)\n10 14: sure\n4 6 13:"
+    path = tmp_path / "raw.jsonl"
+    path.write_text(json.dumps({"prompt": prompt, "completion": " impossible"}) + "\n")
+    (ex,) = load_examples(path)
+    enc = encode(ex, tokenizer, 512)
+    first = next(k for k, label in enumerate(enc.labels) if label != IGNORE)
+    assert tokenizer.decode(enc.input_ids[:first]) == prompt  # no chat template around it
+    assert tokenizer.decode([t for t in enc.labels if t != IGNORE]) == " impossible" + tokenizer.eos_token
+
+
+def test_grouped_batches_hold_one_prompt_template_each(tokenizer):
+    from finetune.batches import plan_epoch, prompt_group
+    from finetune.data import Example
+
+    shots = "".join(f"{a} {a + 3}: sure\n" for a in range(1, 13))  # a few-shot block longer than the group key
+    templates = ["Propose next steps\n" + shots, "Evaluate if numbers reach 24\n" + shots]
+    examples = [
+        encode(
+            Example(problem="", reasoning="", answer="", raw_prompt=t + f"{i} {i}:", completion=" sure"), tokenizer, 256
+        )
+        for i in range(10)
+        for t in templates
+    ]
+    groups = [prompt_group(e) for e in examples]
+    assert len(set(groups)) == 2
+    plan = plan_epoch([len(e.input_ids) for e in examples], 0, 0, 4, False, 256, groups)
+    assert sorted(i for batch in plan for row in batch for i in row) == list(range(20))  # each once
+    assert all(len({groups[row[0]] for row in batch}) == 1 for batch in plan)
+    batch = collate([[examples[row[0]]] for row in plan[0]], tokenizer.pad_token_id, packing=False)
+    assert batch["prefix_len"] >= 8  # the template runs once for the batch
+
+
+def test_init_adapter_goes_on_from_a_trained_adapter(tiny_model, data, tmp_path):
+    first = train(config(tiny_model, data, tmp_path / "a", max_steps=20))
+    again = train(config(tiny_model, data, tmp_path / "b", max_steps=2, init_adapter=first.adapter, lr=1e-6))
+    assert again.losses[0] < first.losses[0] - 0.4  # starts where the first run ended, not from scratch
+    assert json.loads((tmp_path / "b" / "base.json").read_text())["lora_r"] == 16
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        train(config(tiny_model, data, tmp_path / "c", max_steps=1, init_adapter=str(tmp_path)))

@@ -250,25 +250,31 @@ def test_game24_examples_use_the_task_prompts_and_legal_moves():
     nums = g24.key([Fraction(x) for x in (4, 9, 10, 13)])
     assert g24.propose_prompt(nums) == task._propose_query(list(nums)).prompt
     assert sorted(line for line, _ in g24._legal(nums)) == sorted(legal_moves(list(nums)))
-    lines = g24.propose_completion(nums, rng).splitlines()
-    assert 1 < len(lines) <= g24.MAX_MOVES and all(parse_move(list(nums), line) for line in lines)
-    assert g24.solvable(g24.key(parse_move(list(nums), lines[0])[1]))  # a move that keeps 24 reachable first
-    values = g24.value_examples(["4 9 10 13"], random.Random(0), task)
+    good = g24.good_moves(nums, rng)
+    assert good and all(g24.solvable(g24.key(parse_move(list(nums), line)[1])) for line in good)
+    assert len(good) < len(g24._legal(nums))  # some legal moves lose: those are never taught
+    kinds = g24.value_examples(["4 9 10 13"], random.Random(0), task)
     short_head, full_head = (t.split("$numbers")[0] for t in (prompts.VALUE_SHORT, prompts.VALUE))
-    assert {"sure", "impossible"} <= {r["messages"][1]["content"].split()[-1] for r in values}
-    for v in values:
-        prompt, completion = v["messages"][0]["content"], v["messages"][1]["content"]
-        short = prompt.startswith(short_head) and prompt.endswith(":")
-        assert short or prompt.startswith(full_head)
-        left = g24.key([Fraction(x) for x in prompt.rstrip(":\n").splitlines()[-1].split()])
-        label = "sure" if g24.solvable(left) else "impossible"
-        assert completion == f" {label}" if short else completion.endswith(f"\n{label}")
+    assert {"sure", "impossible"} == {r["completion"].split()[-1] for r in kinds["value"]}
+    assert len(kinds["value"]) == len(kinds["value_paper"])
+    for kind, records in kinds.items():
+        for v in records:
+            prompt, completion = v["prompt"], v["completion"]  # raw: exactly the task's prompt text
+            assert prompt.startswith(short_head if kind == "value" else full_head)
+            left = g24.key([Fraction(x) for x in prompt.rstrip(":\n").splitlines()[-1].split()])
+            label = "sure" if g24.solvable(left) else "impossible"
+            assert completion == f" {label}" if kind == "value" else completion.endswith(f"\n{label}")
     assert g24.value_completion(g24.key([Fraction(4), Fraction(6)]), rng, True) == "6 * 4 = 24\nsure"
     assert g24.value_completion(g24.key([Fraction(11), Fraction(12)]), rng, True).endswith("\nimpossible")
     by_kind = {}
     for kind, rec in g24.puzzle_examples("4 9 10 13", random.Random(1), task):
-        by_kind.setdefault(kind, []).append(rec["messages"])
-    prompt, completion = by_kind["answer"][0][0]["content"], by_kind["answer"][0][1]["content"]
+        by_kind.setdefault(kind, []).append(rec)
+    for rec in by_kind["propose"]:  # one legal, winning move per example, after the task's own prompt
+        (line,) = rec["completion"].splitlines()
+        state = g24.key([Fraction(x) for x in rec["prompt"].rsplit("Input: ", 1)[1].split("\n")[0].split()])
+        assert rec["prompt"] == g24.propose_prompt(state)
+        assert g24.solvable(g24.key(parse_move(list(state), line)[1]))
+    prompt, completion = by_kind["answer"][0]["prompt"], by_kind["answer"][0]["completion"]
     steps = prompt.rsplit("Steps:\n", 1)[1].removesuffix("\nAnswer:").splitlines()
     model = ScriptedModel(lambda p: completion)
     writer = dataclasses.replace(task, answer_by="model")  # the model writes the expression (trained for it)

@@ -19,7 +19,7 @@ from agent.evaluate.report import read_results, summarize
 from agent.evaluate.strategies import STRATEGY_FUNCTIONS
 from agent.jsonl import append_jsonl
 from agent.model import Model
-from tools.base import Tool
+from tools.base import Tool, load_tools
 
 log = logging.getLogger(__name__)
 OnRecord = Callable[[dict[str, Any], bool], None]  # (record, was it skipped as already done)
@@ -48,6 +48,7 @@ def evaluate_item(
     outcome = STRATEGY_FUNCTIONS[config.strategy](model, task, item, config, tools)
     seconds = time.perf_counter() - t0
     checked, right = check_chain(outcome.chain)
+    agentic = config.strategy in ("react", "sc")
     return {
         "index": item.index,
         "task": task.name,
@@ -63,6 +64,9 @@ def evaluate_item(
         "steps": outcome.steps,
         "faithfulness": None if outcome.chain is None else {"checked": checked, "correct": right},
         "trace": outcome.trace,
+        # what the agent saw: `agent finetune --data RESULTS` trains on the correct trajectories (self-improvement)
+        "prompt": task.prompt(item),
+        "tools": [t.name for t in (tools if tools is not None else load_tools())] if agentic else [],
     }
 
 

@@ -34,8 +34,9 @@ DESCRIPTIONS = {
     "gsm8k_react.jsonl": "GSM8K training rows as ReAct traces: one calculator call per annotated line",
     "gsm8k_reinstantiated.jsonl": "GSM8K problems re-instantiated with new numbers, recomputed step by step",
     "tool_use.jsonl": "synthetic tool-use problems (calculator and python), answers computed by code",
-    "game24_propose.jsonl": "Game of 24 propose prompt -> legal moves, solvable ones first",
-    "game24_value.jsonl": "Game of 24 value prompt -> sure/impossible (half with reasoning lines)",
+    "game24_propose.jsonl": "Game of 24 propose prompt (raw) -> one move that keeps 24 reachable",
+    "game24_value.jsonl": "Game of 24 short value prompt (raw) -> sure/impossible",
+    "game24_value_paper.jsonl": "Game of 24 paper's value prompt (raw) -> reasoning lines, then sure/impossible",
     "game24_answer.jsonl": "Game of 24 last-step prompt -> the expression the three moves build",
     "game24_judge.jsonl": "Game of 24 answer-judging prompt -> sure/impossible",
 }
@@ -58,6 +59,9 @@ def token_estimate(records: list[dict[str, Any]], system_chars: int) -> tuple[in
         if "messages" in rec:
             total += sum(len(m["content"]) for m in rec["messages"])
             target += len(rec["messages"][-1]["content"])
+        elif "prompt" in rec:
+            total += len(rec["prompt"]) + len(rec["completion"])
+            target += len(rec["completion"])
         else:
             text = len(Trajectory.from_dict(rec).render())
             total += system_chars + len(rec["question"]) + text

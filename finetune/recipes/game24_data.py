@@ -1,13 +1,15 @@
 """Game of 24 examples for the Tree-of-Thoughts roles (family 4), labelled by an exact solver.
 
-Prompts are rendered by the task itself (:mod:`search.tasks.game24`), so the model trains on the
-exact text the search sends:
+Prompts are rendered by the task itself (:mod:`search.tasks.game24`) and kept raw
+(``{"prompt", "completion"}``, no chat template), so the model trains on the exact text the
+search sends to ``Model.complete``:
 
-* *propose*: a state's numbers -> legal next moves, one per line, moves that keep the state
-  solvable listed first (the paper's ``a op b = c (left: ...)`` format);
-* *value*: the numbers left -> ``sure`` (solvable) or ``impossible``, for both of the task's value
-  prompts: the short one (``value_grammar=True``, the default) gets the label alone, the paper's
-  one gets the paper's reasoning lines, then the label;
+* *propose*: a state's numbers -> one move that keeps 24 reachable (the paper's
+  ``a op b = c (left: ...)`` format), as the task's default ``style="sample"`` asks for one move
+  per sample; a state gets up to two examples with different good moves;
+* *value*: the numbers left -> `` sure`` (solvable) or `` impossible`` with the task's short prompt
+  (``value_grammar=True``, its default); *value_paper*: the paper's prompt -> the paper's
+  reasoning lines, then the label;
 * *answer*: the three moves -> `` (...) = 24`` (what follows ``Answer:``), and *judge*: an answer
   -> sure/impossible.
 
@@ -26,7 +28,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from finetune.recipes.traces import chat_record
 from search import State
 from search.tasks import fill
 from search.tasks import game24_prompts as prompts
@@ -36,7 +37,6 @@ from search.tasks.game24 import Game24, compose, validate
 log = logging.getLogger(__name__)
 
 DEV_PUZZLES = 100  # the last rows of 24-dev.csv: held out from every training example
-MAX_MOVES = 8  # proposal lines per example, as the task's default max_moves
 Nums = tuple[Fraction, ...]
 
 
@@ -89,12 +89,16 @@ def propose_prompt(numbers: Nums) -> str:
     return fill(prompts.PROPOSE, numbers=" ".join(show(x) for x in numbers))
 
 
-def propose_completion(numbers: Nums, rng: random.Random) -> str:
-    """Up to ``MAX_MOVES`` legal moves, the ones that keep 24 reachable first."""
-    legal = _legal(numbers)
-    rng.shuffle(legal)
-    legal.sort(key=lambda m: not solvable(m[1]))
-    return "\n".join(line for line, _ in legal[:MAX_MOVES]) + "\n"
+def raw_record(prompt: str, completion: str) -> dict[str, Any]:
+    """A raw prompt-to-completion record (no chat template): the loss falls on the completion."""
+    return {"prompt": prompt, "completion": completion}
+
+
+def good_moves(numbers: Nums, rng: random.Random) -> list[str]:
+    """The legal moves that keep 24 reachable, shuffled."""
+    good = [line for line, left in _legal(numbers) if solvable(left)]
+    rng.shuffle(good)
+    return good
 
 
 def _expr(numbers: Nums, path: list[tuple[Fraction, str, Fraction, Nums]]) -> tuple[str, str]:
@@ -164,7 +168,7 @@ def _winning_path(numbers: Nums, rng: random.Random) -> list[tuple[str, Nums]]:
 
 
 def puzzle_examples(puzzle: str, rng: random.Random, task: Game24) -> list[tuple[str, dict[str, Any]]]:
-    """(kind, chat record) examples for one training puzzle."""
+    """(kind, raw record) examples for one training puzzle."""
     puzzle = task.initial_state(puzzle).question
     root = key([Fraction(x) for x in puzzle.split()])
     out: list[tuple[str, dict[str, Any]]] = []
@@ -172,14 +176,15 @@ def puzzle_examples(puzzle: str, rng: random.Random, task: Game24) -> list[tuple
     for path in paths:
         states = [root] + [nums for _, nums in path]
         for nums in states[:3]:
-            out.append(("propose", chat_record(propose_prompt(nums), propose_completion(nums, rng))))
+            for move in good_moves(nums, rng)[:2]:
+                out.append(("propose", raw_record(propose_prompt(nums), move + "\n")))
         steps = [line for line, _ in path]
         answer = f"Answer: {compose(_state(puzzle, steps))} = 24"
         if states[-1] == (24,):
             prompt = fill(prompts.LAST_STEP, puzzle=puzzle, steps="\n".join(steps))
-            out.append(("answer", chat_record(prompt, answer.removeprefix("Answer:"))))
+            out.append(("answer", raw_record(prompt, answer.removeprefix("Answer:"))))
         judge = task.value_prompt(_state(puzzle, [*steps, answer])).prompt
-        out.append(("judge", chat_record(judge, "sure" if validate(puzzle, answer) else "impossible")))
+        out.append(("judge", raw_record(judge, "sure" if validate(puzzle, answer) else "impossible")))
     return out
 
 
@@ -196,10 +201,10 @@ def reachable_states(puzzles: list[str], task: Game24) -> dict[Nums, State]:
     return found
 
 
-def value_examples(puzzles: list[str], rng: random.Random, task: Game24) -> list[dict[str, Any]]:
+def value_examples(puzzles: list[str], rng: random.Random, task: Game24) -> dict[str, list[dict[str, Any]]]:
     """Value examples over the distinct states reachable from ``puzzles``: every solvable one and as many
-    unsolvable ones of each size. Each state twice: the task's short prompt (``value_grammar``, its
-    default) -> `` sure``, and the paper's prompt -> reasoning lines, then ``sure``."""
+    unsolvable ones of each size. Each state twice: ``value``, the task's short prompt (``value_grammar``,
+    its default) -> `` sure``; ``value_paper``, the paper's prompt -> reasoning lines, then ``sure``."""
     found = reachable_states(puzzles, task)
     chosen: list[tuple[Nums, State]] = []
     for size in (3, 2):
@@ -214,36 +219,35 @@ def value_examples(puzzles: list[str], rng: random.Random, task: Game24) -> list
     chosen = list(dict(chosen).items())  # one path per state
     rng.shuffle(chosen)
     short, full = Game24(value_grammar=True), Game24(value_grammar=False)
-    return [
-        rec
-        for nums, state in chosen
-        for rec in (
-            chat_record(short.value_prompt(state).prompt, " " + value_completion(nums, rng, reasoning=False)),
-            chat_record(full.value_prompt(state).prompt, value_completion(nums, rng, reasoning=True)),
-        )
-    ]
+    return {
+        "value": [
+            raw_record(short.value_prompt(state).prompt, " " + value_completion(nums, rng, reasoning=False))
+            for nums, state in chosen
+        ],
+        "value_paper": [
+            raw_record(full.value_prompt(state).prompt, value_completion(nums, rng, reasoning=True))
+            for nums, state in chosen
+        ],
+    }
 
 
 def game24_examples(puzzles: list[str], seed: int = 0) -> tuple[dict[str, list[dict[str, Any]]], Counter]:
-    """Family 4 for these (training) puzzles: kind -> chat records; counts of labels.
+    """Family 4 for these (training) puzzles: kind -> raw records; counts of labels.
 
     Propose, answer and judge examples follow two winning and two random paths per puzzle (each
     prompt once); value examples are balanced over all reachable states (see :func:`value_examples`).
     """
     task = Game24()
     by_kind: dict[str, list[dict[str, Any]]] = {"propose": [], "answer": [], "judge": []}
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for n, puzzle in enumerate(puzzles):
         for kind, rec in puzzle_examples(puzzle, random.Random(seed * 100_003 + n), task):
-            prompt = rec["messages"][0]["content"]
-            if prompt not in seen:
-                seen.add(prompt)
+            if (rec["prompt"], rec["completion"]) not in seen:
+                seen.add((rec["prompt"], rec["completion"]))
                 by_kind[kind].append(rec)
-    by_kind["value"] = value_examples(puzzles, random.Random(seed), task)
+    by_kind.update(value_examples(puzzles, random.Random(seed), task))
     labels = Counter(
-        f"{kind}:{rec['messages'][1]['content'].splitlines()[-1].strip()}"
-        for kind in ("value", "judge")
-        for rec in by_kind[kind]
+        f"{kind}:{rec['completion'].splitlines()[-1].strip()}" for kind in ("value", "judge") for rec in by_kind[kind]
     )
     log.info("game24: %s; labels %s", {k: len(v) for k, v in by_kind.items()}, dict(labels))
     return by_kind, labels

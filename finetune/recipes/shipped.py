@@ -28,16 +28,19 @@ MIX: dict[str, int | None] = {
     "tool_use.jsonl": None,
     "game24_propose.jsonl": None,
     "game24_value.jsonl": None,
-    "game24_answer.jsonl": None,
-    "game24_judge.jsonl": None,
+    "game24_value_paper.jsonl": 1000,
+    "game24_answer.jsonl": 1000,
+    "game24_judge.jsonl": 1000,
 }
 
 
-def mix(data_dir: Path, out: Path, seed: int, scale: float = 1.0) -> dict[str, int]:
+def mix(data_dir: Path, out: Path, seed: int, scale: float = 1.0, only: list[str] | None = None) -> dict[str, int]:
     """Write the shuffled training mix to ``out``; returns records per family."""
     rng = random.Random(seed)
     lines, counts = [], {}
     for name, cap in MIX.items():
+        if only is not None and name not in only:
+            continue
         path = data_dir / name
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing; build it with python -m finetune.recipes.build_data")
@@ -93,13 +96,15 @@ def main() -> None:
     ap.add_argument("--probe-steps", type=int, default=12)
     ap.add_argument("--steps", type=int, default=None, help="train exactly this many steps (no probe run)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init-adapter", default=None, help="go on training this adapter (a run's adapter/ dir)")
+    ap.add_argument("--only", nargs="*", default=None, help="mix only these family files (default: all of MIX)")
     ap.add_argument("--copy-to", type=Path, default=None, help="copy the adapter (fp16, split < 15 MB) here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     t0 = time.time()
     data = args.out / "mix.jsonl"
-    counts = mix(args.data_dir, data, args.seed, args.scale)
+    counts = mix(args.data_dir, data, args.seed, args.scale, args.only)
     log.info("mix: %s", counts)
     cfg = {
         "data": str(data),
@@ -112,6 +117,8 @@ def main() -> None:
         "seq_len": args.seq_len,
         "seed": args.seed,
         "warmup_ratio": 0.03,
+        "group_by_prompt": True,  # one template per batch: the few-shot / system prompt runs once
+        "init_adapter": args.init_adapter,
     }
     if args.steps:
         steps, probe_tps = args.steps, None
