@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The shipped model's evaluation on our dev splits (held out from every training example):
+#
+#   bash bench/eval_model.sh NAME [MODEL_SPEC]     # MODEL_SPEC default: the default model
+#   ONLY=tools bash bench/eval_model.sh ...        # one of: tools game24 gsm8k gsm8k-sc
+#
+# Writes runs/eval/{tools,game24,gsm8k,gsm8k-sc}-NAME.jsonl (resumable: rerun to finish) and prints
+# each summary. Sizes: 40 tool questions (bench/data), the first 20 of the last 100 puzzles of
+# 24-dev.csv, the first 50 of the last 500 GSM8K train rows. `agent eval report runs/eval/*.jsonl`
+# draws the table and plot.
+set -euo pipefail
+name="${1:?usage: eval_model.sh NAME [MODEL_SPEC]}"
+spec="${2:-}"
+shared="${COT_AGENT_DATA:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data}"
+mkdir -p runs/dev runs/eval
+head -1 "$shared/game24/24-dev.csv" > runs/dev/game24_dev.csv
+tail -100 "$shared/game24/24-dev.csv" >> runs/dev/game24_dev.csv
+tail -500 "$shared/gsm8k/train.jsonl" > runs/dev/gsm8k_dev.jsonl
+model=()
+[ -n "$spec" ] && model=(--model "$spec")
+run() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+run tools && agent eval qa --data bench/data/tool_questions_40.jsonl --max-steps 6 "${model[@]}" \
+    --out "runs/eval/tools-$name.jsonl" --json
+run game24 && agent eval game24 --data runs/dev/game24_dev.csv --limit 20 "${model[@]}" \
+    --out "runs/eval/game24-$name.jsonl" --json
+run gsm8k && agent eval gsm8k --data runs/dev/gsm8k_dev.jsonl --limit 50 "${model[@]}" \
+    --out "runs/eval/gsm8k-$name.jsonl" --json
+run gsm8k-sc && agent eval gsm8k --data runs/dev/gsm8k_dev.jsonl --limit 50 --strategy sc --samples 5 \
+    "${model[@]}" --out "runs/eval/gsm8k-sc-$name.jsonl" --json
+true

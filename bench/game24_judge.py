@@ -1,0 +1,71 @@
+"""How well a model judges Game of 24 states and proposes moves, on puzzles held out from training.
+
+    python bench/game24_judge.py [--model SPEC] [--states 200] [--puzzles 100]
+
+States are the distinct 3- and 2-number states one or two moves from the last ``--puzzles`` puzzles
+of 24-dev.csv (never in the training data), half solvable, labelled by the exact solver. For each,
+the task's own value prompt (greedy, the task's grammar) must say ``sure`` for a solvable state and
+``impossible`` otherwise; and the task's propose prompt (greedy, legal-move grammar) should pick a
+move that keeps 24 reachable. Prints a markdown table: judge accuracy, recall on solvable and
+unsolvable states, good-move rate, seconds.
+"""
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent import load_model
+from finetune.recipes.build_data import DATA_DIR
+from finetune.recipes.game24_data import key, load_puzzles, reachable_states, solvable
+from search.evaluators import read_label
+from search.meter import ask
+from search.tasks.game24 import Game24, parse_move
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--states", type=int, default=200)
+    ap.add_argument("--puzzles", type=int, default=100)
+    ap.add_argument("--csv", type=Path, default=DATA_DIR / "game24" / "24-dev.csv")
+    args = ap.parse_args()
+    task = Game24()
+    _, puzzles = load_puzzles(args.csv)
+    found = reachable_states(puzzles[-args.puzzles :], task)
+    rng = random.Random(0)
+    sure = [s for n, s in found.items() if solvable(n)]
+    impossible = [s for n, s in found.items() if not solvable(n)]
+    half = args.states // 2
+    states = rng.sample(sure, min(half, len(sure))) + rng.sample(impossible, min(half, len(impossible)))
+    model = load_model(args.model)
+    t0 = time.perf_counter()
+    right = {True: 0, False: 0}
+    total = {True: 0, False: 0}
+    good_moves = proposed = 0
+    for state in states:
+        numbers = task.numbers(state)
+        label = solvable(key(numbers))
+        said = read_label(ask(model, task.value_prompt(state), n=1, temperature=0.0).texts[0])
+        total[label] += 1
+        right[label] += (said == "sure") == label
+        if label and len(numbers) > 2:  # from a solvable state, does the proposer keep it solvable?
+            (move,) = task.propose(model, state, 1, temperature=0.0, seed=0)[:1] or (None,)
+            proposed += 1
+            moved = parse_move(numbers, move) if move else None
+            good_moves += bool(moved) and solvable(key(moved[1]))
+    secs = time.perf_counter() - t0
+    n = sum(total.values())
+    print("| model | states | judge accuracy | sure recall | impossible recall | good first move | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {getattr(model, 'name', args.model)} | {n} | {(right[True] + right[False]) / n:.1%} "
+        f"| {right[True]}/{total[True]} | {right[False]}/{total[False]} | {good_moves}/{proposed} | {secs:.0f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
