@@ -35,7 +35,8 @@ def prompt(model: LlamaCppModel) -> str:
 
 def test_is_a_model_named_after_its_file(model: LlamaCppModel):
     assert isinstance(model, Model)
-    assert model.name == embedded.embedded_model_path().name
+    adapter = embedded.default_adapter_path()  # the shipped fine-tuned adapter, applied by default
+    assert model.name == embedded.embedded_model_path().name + (f"+{adapter.name}" if adapter else "")
     assert model.count_tokens("Hello world") == 2
 
 

@@ -189,7 +189,28 @@ def convert(rng: random.Random) -> Problem:
     return Problem("convert", question, (calc(thought, f"{number_text(Fraction(x))} * {factor}"),), number_text(value))
 
 
+def _operand(rng: random.Random) -> tuple[str, str, int]:
+    """(as the question writes it, as the calculator gets it, value) of a random operand."""
+    n = rng.choice([rng.randint(2, 99), rng.randint(100, 9_999), rng.randint(10_000, 99_999)])
+    return write(n, rng), str(n), n
+
+
+def expression(rng: random.Random) -> Problem:
+    """An arithmetic expression written out: two or three operations, sometimes a bracketed sum first."""
+    (wa, ca, a), (wb, cb, b), (wc, cc, c) = (_operand(rng) for _ in range(3))
+    op1, op2 = rng.choice("+-*"), rng.choice("+-*")
+    if rng.random() < 0.5:
+        shown, calc_text = f"({wa} {op1} {wb}) {op2} {wc}", f"({ca} {op1} {cb}) {op2} {cc}"
+    else:
+        shown, calc_text = f"{wa} {op1} {wb} {op2} {wc}", f"{ca} {op1} {cb} {op2} {cc}"
+    value = eval(calc_text, {"__builtins__": {}}, {})  # digits, + - * and brackets only, made here
+    question = rng.choice(["What is {}?", "Compute {}.", "Calculate {}.", "Evaluate {}.", "Work out {}."]).format(shown)
+    thought = rng.choice(["I evaluate the expression with the calculator.", "The calculator can work this out."])
+    return Problem("expression", question, (calc(thought, rng.choice([calc_text, shown])),), str(value))
+
+
 CALCULATOR_FAMILIES: dict[str, Callable[[random.Random], Problem]] = {
+    "expression": expression,
     "multiply": multiply,
     "stock": stock,
     "power": power,
