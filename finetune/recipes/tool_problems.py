@@ -189,15 +189,15 @@ def convert(rng: random.Random) -> Problem:
     return Problem("convert", question, (calc(thought, f"{number_text(Fraction(x))} * {factor}"),), number_text(value))
 
 
-def _operand(rng: random.Random) -> tuple[str, str, int]:
-    """(as the question writes it, as the calculator gets it, value) of a random operand."""
+def _operand(rng: random.Random) -> tuple[str, str]:
+    """(as the question writes it, as the calculator gets it) of a random operand."""
     n = rng.choice([rng.randint(2, 99), rng.randint(100, 9_999), rng.randint(10_000, 99_999)])
-    return write(n, rng), str(n), n
+    return write(n, rng), str(n)
 
 
 def expression(rng: random.Random) -> Problem:
     """An arithmetic expression written out: two or three operations, sometimes a bracketed sum first."""
-    (wa, ca, a), (wb, cb, b), (wc, cc, c) = (_operand(rng) for _ in range(3))
+    (wa, ca), (wb, cb), (wc, cc) = (_operand(rng) for _ in range(3))
     op1, op2 = rng.choice("+-*"), rng.choice("+-*")
     if rng.random() < 0.5:
         shown, calc_text = f"({wa} {op1} {wb}) {op2} {wc}", f"({ca} {op1} {cb}) {op2} {cc}"
