@@ -52,3 +52,21 @@ def test_solve_json_on_the_embedded_model(smollm_gguf, tmp_path):
             assert s["action"]["tool"] == "calculator"
     line = json.loads(trace.read_text().splitlines()[0])
     assert line["question"].startswith("What is 48713") and line["steps"] == out["steps"]
+
+
+def test_the_shipped_default_model_uses_its_tools_and_gets_it_right():
+    """The fine-tuned adapter in agent/data is applied by default and answers a tool question (greedy)."""
+    from agent.embedded import default_adapter_path
+
+    assert default_adapter_path() is not None, "agent/data/default-adapter.gguf ships with the package"
+    p = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "solve", "Compute 3 raised to the power 23.", "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    assert out["steps"][0]["action"]["tool"] in ("calculator", "python")
+    assert out["answer"].replace(",", "") == str(3**23)
