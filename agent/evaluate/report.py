@@ -111,8 +111,9 @@ def bar_plot(summaries: list[Summary], path: str | Path) -> Path:
         ax.set_title(task)
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]  # one legend under all panels
+    fig.legend(handles, list(colours), loc="lower center", ncol=min(len(colours), 2), fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * ((len(colours) + 1) // 2), 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
