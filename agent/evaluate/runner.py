@@ -22,6 +22,7 @@ from agent.model import Model
 from tools.base import Tool, load_tools
 
 log = logging.getLogger(__name__)
+AGENTIC = ("react", "sc")  # strategies that run the ReAct loop with tools
 OnRecord = Callable[[dict[str, Any], bool], None]  # (record, was it skipped as already done)
 
 
@@ -48,7 +49,6 @@ def evaluate_item(
     outcome = STRATEGY_FUNCTIONS[config.strategy](model, task, item, config, tools)
     seconds = time.perf_counter() - t0
     checked, right = check_chain(outcome.chain)
-    agentic = config.strategy in ("react", "sc")
     return {
         "index": item.index,
         "task": task.name,
@@ -66,7 +66,7 @@ def evaluate_item(
         "trace": outcome.trace,
         # what the agent saw: `agent finetune --data RESULTS` trains on the correct trajectories (self-improvement)
         "prompt": task.prompt(item),
-        "tools": [t.name for t in (tools if tools is not None else load_tools())] if agentic else [],
+        "tools": [t.name for t in tools or []] if config.strategy in AGENTIC else [],
     }
 
 
@@ -94,6 +94,8 @@ def run_eval(
         The summary over all ``items`` (those skipped count with their earlier records).
     """
     model_name = getattr(model, "name", type(model).__name__)
+    if tools is None and config.strategy in AGENTIC:
+        tools = load_tools()  # once for the run (not per item), and named in every record
     done = done_records(out, task.name, config.strategy, model_name)
     records, skipped = [], 0
     for item in items:

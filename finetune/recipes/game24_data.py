@@ -28,6 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from finetune.recipes.traces import raw_record
 from search import State
 from search.tasks import fill
 from search.tasks import game24_prompts as prompts
@@ -87,11 +88,6 @@ def _legal(numbers: Nums) -> list[tuple[str, Nums]]:
 def propose_prompt(numbers: Nums) -> str:
     """The task's propose prompt for these numbers (as ``Game24._propose_query`` renders it; no public builder)."""
     return fill(prompts.PROPOSE, numbers=" ".join(show(x) for x in numbers))
-
-
-def raw_record(prompt: str, completion: str) -> dict[str, Any]:
-    """A raw prompt-to-completion record (no chat template): the loss falls on the completion."""
-    return {"prompt": prompt, "completion": completion}
 
 
 def good_moves(numbers: Nums, rng: random.Random) -> list[str]:

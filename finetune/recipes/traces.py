@@ -120,9 +120,9 @@ def trace_record(question: str, steps: list[Step], answer: str, gold: str | None
     return {**traj.to_dict(), "gold": answer if gold is None else gold}
 
 
-def chat_record(prompt: str, completion: str) -> dict[str, Any]:
-    """A prompt-to-completion record: the trainer puts the loss on the assistant turn only."""
-    return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]}
+def raw_record(prompt: str, completion: str) -> dict[str, Any]:
+    """A raw prompt-to-completion record (no chat template): the loss falls on the completion."""
+    return {"prompt": prompt, "completion": completion}
 
 
 def same_number(observation: str, value: Fraction) -> bool:
