@@ -107,7 +107,7 @@ def cli(verbose: int) -> None:
 )
 @click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True)
 @click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="ToT breadth.")
-@click.option("--evaluator", type=click.Choice(["value", "vote"]), default="value", show_default=True)
+@click.option("--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True)
 @click.option(
     "--tree",
     type=click.Path(dir_okay=False, path_type=Path),

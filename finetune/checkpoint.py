@@ -123,3 +123,34 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except (OSError, RuntimeError, ValueError, EOFError) as err:
         raise ValueError(f"checkpoint {path} is unreadable: {err}") from err
     return {"weights": weights, "state": state, **trainer}
+
+
+def snapshot_run(run_dir: str | Path, dest: str | Path, step: int | None = None) -> Path:
+    """Write a checkpoint of ``run_dir`` as a finished run (``adapter/`` or ``model/``, ``tokenizer/``,
+    ``base.json``) in ``dest``, so it can be exported and tried while training goes on.
+
+    Args:
+        run_dir: a run directory with ``checkpoints/``.
+        dest: where to write the run.
+        step: the checkpoint's step; ``None``: the newest.
+
+    Raises:
+        ValueError: no such checkpoint.
+    """
+    from finetune.config import TrainConfig
+    from finetune.modeling import build_model, load_tokenizer, load_trainable_state, save_run, torch_dtype
+
+    found = list_checkpoints(Path(run_dir) / "checkpoints")
+    if step is not None:
+        found = [p for p in found if p.name == f"step-{step}"]
+    if not found:
+        what = f"checkpoint of step {step}" if step is not None else "checkpoint"
+        raise ValueError(f"{run_dir} has no {what} in checkpoints/ (is it a run directory of agent finetune?)")
+    ckpt = load_checkpoint(found[-1])
+    config = TrainConfig(**ckpt["state"]["config"])
+    model = build_model(config, torch_dtype(config.dtype, "cpu"))
+    load_trainable_state(model, ckpt["weights"])
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    save_run(model, load_tokenizer(config.base), config, dest)
+    return dest

@@ -119,12 +119,29 @@ def finetune_cmd(
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--out", required=True, help="The .gguf file to write (or a directory).")
 @click.option("--outtype", type=click.Choice(_OUTTYPES), default="f16", show_default=True)
-def export_cmd(run_dir: str, out: str, outtype: str) -> None:
+@click.option(
+    "--checkpoint",
+    "step",
+    default=None,
+    metavar="STEP|latest",
+    help="Export this checkpoint of the run (training may still be going on) instead of its final weights.",
+)
+def export_cmd(run_dir: str, out: str, outtype: str, step: str | None) -> None:
     """Export a fine-tuned run to GGUF for llama.cpp."""
+    import tempfile
+
+    from finetune.checkpoint import snapshot_run
     from finetune.export import ExportError, export_model
 
+    if step is not None and step != "latest" and not step.isdigit():
+        raise click.BadParameter(f"a step number or 'latest', not {step!r}", param_hint="--checkpoint")
     try:
-        path = export_model(run_dir, out, outtype)
-    except ExportError as err:
+        if step is None:
+            path = export_model(run_dir, out, outtype)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                snapshot = snapshot_run(run_dir, tmp, None if step == "latest" else int(step))
+                path = export_model(str(snapshot), out, outtype)
+    except (ExportError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(str(path))

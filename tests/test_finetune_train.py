@@ -392,3 +392,27 @@ def test_init_adapter_goes_on_from_a_trained_adapter(tiny_model, data, tmp_path)
     assert json.loads((tmp_path / "b" / "base.json").read_text())["lora_r"] == 16
     with pytest.raises(FileNotFoundError, match="adapter_config.json"):
         train(config(tiny_model, data, tmp_path / "c", max_steps=1, init_adapter=str(tmp_path)))
+
+
+def test_a_checkpoint_exports_as_the_run_it_would_finish_as(tiny_model, data, tmp_path):
+    from safetensors.torch import load_file
+
+    from finetune.checkpoint import snapshot_run
+    from finetune.cli import export_cmd
+
+    done = train(config(tiny_model, data, tmp_path / "run", max_steps=3, save_every=3))
+    snap = snapshot_run(tmp_path / "run", tmp_path / "snap", step=3)
+    final, snapped = (load_file(Path(d) / "adapter_model.safetensors") for d in (done.adapter, snap / "adapter"))
+    assert final.keys() == snapped.keys() and all(torch.equal(final[k], snapped[k]) for k in final)
+    assert json.loads((snap / "base.json").read_text()) == json.loads((tmp_path / "run" / "base.json").read_text())
+    with pytest.raises(ValueError, match="no checkpoint of step 7"):
+        snapshot_run(tmp_path / "run", tmp_path / "x", step=7)
+    train(config(tiny_model, data, tmp_path / "cut", max_steps=4, save_every=2, stop_after=2))  # training not over
+    cli = CliRunner().invoke(
+        export_cmd,
+        [str(tmp_path / "cut"), "--checkpoint", "latest", "--outtype", "lora", "--out", str(tmp_path / "a.gguf")],
+    )
+    assert cli.exit_code == 0, cli.output
+    assert (tmp_path / "a.gguf").stat().st_size > 0
+    bad = CliRunner().invoke(export_cmd, [str(tmp_path / "cut"), "--checkpoint", "last", "--out", str(tmp_path / "b")])
+    assert bad.exit_code != 0 and "a step number or 'latest'" in bad.output

@@ -317,3 +317,26 @@ def test_build_holds_out_the_dev_splits(tmp_path):
     assert "1 1 4 6" in game
     readme = (out / "README.md").read_text()
     assert "MIT licence, Copyright (c) 2021 OpenAI" in readme and "Copyright (c) 2023 Shunyu Yao" in readme
+
+
+def test_game24_focus_round_teaches_every_winning_state_and_balances_the_judge(tmp_path):
+    from finetune.recipes import game24_focus
+
+    puzzles = ["4 9 10 13", "1 1 4 6"]
+    task = Game24()
+    mix = game24_focus.focus_mix(puzzles, seed=0, negatives=2.0, per_state=2)
+    labels = [r["completion"].strip() for r in mix["value"]]
+    solvable_states = [n for n in g24.reachable_states(puzzles, task) if g24.solvable(n)]
+    assert labels.count("sure") >= len(solvable_states)  # every solvable state is judged
+    assert labels.count("impossible") >= 2 * len({n for n in solvable_states if len(n) == 3})
+    roots = [g24.key([Fraction(x) for x in p.split()]) for p in puzzles]
+    exact = {g24.propose_prompt(n): n for n in [*roots, *solvable_states]}  # prompts show 1/25 as 0.04
+    taught = set()
+    for rec in mix["propose"]:  # only winning moves, from the puzzles and from every solvable state
+        state = exact[rec["prompt"]]
+        (line,) = rec["completion"].splitlines()
+        assert g24.solvable(g24.key(parse_move(list(state), line)[1]))
+        taught.add(state)
+    assert {n for n in solvable_states if len(n) > 1} <= taught
+    assert g24.key([Fraction(x) for x in (4, 9, 10, 13)]) in taught
+    assert g24.key([Fraction(x) for x in (1, 1, 4, 6)]) in taught

@@ -74,7 +74,9 @@ def _options(fn: Callable) -> Callable:
         ),
         click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True),
         click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="tot: breadth."),
-        click.option("--evaluator", type=click.Choice(["value", "vote"]), default="value", show_default=True),
+        click.option(
+            "--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True
+        ),
         click.option(
             "--out",
             type=click.Path(dir_okay=False, path_type=Path),

@@ -197,16 +197,18 @@ def reachable_states(puzzles: list[str], task: Game24) -> dict[Nums, State]:
     return found
 
 
-def value_examples(puzzles: list[str], rng: random.Random, task: Game24) -> dict[str, list[dict[str, Any]]]:
-    """Value examples over the distinct states reachable from ``puzzles``: every solvable one and as many
-    unsolvable ones of each size. Each state twice: ``value``, the task's short prompt (``value_grammar``,
+def value_examples(
+    puzzles: list[str], rng: random.Random, task: Game24, negatives: float = 1.0
+) -> dict[str, list[dict[str, Any]]]:
+    """Value examples over the distinct states reachable from ``puzzles``: every solvable one and
+    ``negatives`` times as many unsolvable ones of each size. Each state twice: ``value``, the task's short prompt (``value_grammar``,
     its default) -> `` sure``; ``value_paper``, the paper's prompt -> reasoning lines, then ``sure``."""
     found = reachable_states(puzzles, task)
     chosen: list[tuple[Nums, State]] = []
     for size in (3, 2):
         sure = [(n, s) for n, s in found.items() if len(n) == size and solvable(n)]
         impossible = [(n, s) for n, s in found.items() if len(n) == size and not solvable(n)]
-        chosen += sure + rng.sample(impossible, min(len(sure), len(impossible)))
+        chosen += sure + rng.sample(impossible, min(round(negatives * len(sure)), len(impossible)))
     twos = [(n, s) for n, s in found.items() if len(n) == 2]
     for nums, state in rng.sample(twos, min(100, len(twos))):  # a last move that misses 24, and one that hits it
         for line, left in _legal(nums):

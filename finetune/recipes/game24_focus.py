@@ -1,0 +1,95 @@
+"""A Game of 24 round: teach the two Tree-of-Thoughts roles until they are learned, with replay.
+
+    python -m finetune.recipes.game24_focus --out runs/g24/mix.jsonl --replay data/tool_use.jsonl:400
+    agent finetune --data runs/g24/mix.jsonl --out runs/g24/run --init-adapter PREVIOUS/adapter \\
+        --epochs 3 --batch-size 32 --group-by-prompt --lr 2e-4 --dev-fraction 0
+
+One CPU epoch over the full mix leaves the value judge at chance (its loss stays near ln 2): it is
+a lookup over a few thousand states and needs several passes. Both roles are short completions
+after one shared few-shot prompt, so with ``--group-by-prompt`` an epoch costs minutes, not hours:
+
+* *value*: every solvable 3- and 2-number state reachable from the training puzzles and
+  ``--negatives`` times as many unsolvable ones (the task's short prompt -> `` sure``/`` impossible``);
+* *propose*: every training puzzle and every solvable state reachable from one -> each of up to
+  ``--moves`` moves that keep 24 reachable (the task's propose prompt -> one move);
+* *replay*: records of other families (``FILE:COUNT``), so the tool-use skills are not forgotten.
+
+Puzzles are the rows of ``24-dev.csv`` before the last ``DEV_PUZZLES`` (held out), as in build_data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from finetune.recipes.build_data import DATA_DIR
+from finetune.recipes.game24_data import (
+    DEV_PUZZLES,
+    good_moves,
+    key,
+    load_puzzles,
+    propose_prompt,
+    reachable_states,
+    solvable,
+    value_examples,
+)
+from finetune.recipes.traces import raw_record
+from search.tasks.game24 import Game24
+
+log = logging.getLogger(__name__)
+
+
+def propose_examples(puzzles: list[str], rng: random.Random, per_state: int = 2) -> list[dict[str, Any]]:
+    """Up to ``per_state`` winning moves from every puzzle and every solvable state reachable from one."""
+    task = Game24()
+    roots = {key([Fraction(x) for x in task.initial_state(p).question.split()]) for p in puzzles}
+    states = sorted(roots) + sorted(n for n in reachable_states(puzzles, task) if len(n) > 1 and solvable(n))
+    return [
+        raw_record(propose_prompt(nums), move + "\n") for nums in states for move in good_moves(nums, rng)[:per_state]
+    ]
+
+
+def focus_mix(
+    puzzles: list[str], seed: int = 0, negatives: float = 2.0, per_state: int = 2
+) -> dict[str, list[dict[str, Any]]]:
+    """kind -> raw records: ``value`` and ``propose`` over the training puzzles."""
+    value = value_examples(puzzles, random.Random(seed), Game24(), negatives=negatives)["value"]
+    return {"value": value, "propose": propose_examples(puzzles, random.Random(seed + 1), per_state)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True, help="the mix, JSONL")
+    ap.add_argument("--game24", type=Path, default=DATA_DIR / "game24" / "24-dev.csv")
+    ap.add_argument("--negatives", type=float, default=2.0, help="unsolvable value states per solvable one")
+    ap.add_argument("--moves", type=int, default=2, help="winning moves per state for propose")
+    ap.add_argument("--replay", nargs="*", default=[], metavar="FILE:COUNT", help="records of other families")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _, puzzles = load_puzzles(args.game24)
+    rng = random.Random(args.seed)
+    by_kind = focus_mix(puzzles[:-DEV_PUZZLES], args.seed, args.negatives, args.moves)
+    lines = [json.dumps(r, ensure_ascii=False) for records in by_kind.values() for r in records]
+    counts = {k: len(v) for k, v in by_kind.items()}
+    for spec in args.replay:
+        path, _, count = spec.rpartition(":")
+        if not path:
+            raise SystemExit(f"--replay wants FILE:COUNT, got {spec!r}")
+        rows = Path(path).read_text(encoding="utf-8").splitlines()
+        rng.shuffle(rows)
+        lines += rows[: int(count)]
+        counts[Path(path).name] = min(int(count), len(rows))
+    rng.shuffle(lines)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log.info("wrote %d records to %s: %s", len(lines), args.out, counts)
+
+
+if __name__ == "__main__":
+    main()
