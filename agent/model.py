@@ -106,7 +106,8 @@ def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs)
             OpenAI-compatible server; a ``.gguf`` file for llama.cpp; ``hf:DIR`` or a
             directory holding ``config.json`` for transformers; ``fake:FILE.json`` for a
             scripted model (a JSON list of replies). A ``.gguf`` spec may carry a LoRA adapter
-            as ``base.gguf+adapter.gguf``.
+            as ``base.gguf+adapter.gguf``; a GGUF LoRA adapter alone (``agent export --outtype
+            lora``) is applied to the embedded base.
         adapter: a GGUF LoRA adapter applied on top of a llama.cpp base.
 
     Raises:
@@ -137,6 +138,11 @@ def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs)
         if not ggufs:
             raise ModelError(f"{spec}: a directory with neither config.json nor a .gguf file")
         spec = str(ggufs[0])
+    from agent.backends.llama_batch import gguf_string
     from agent.backends.llama_cpp import LlamaCppModel
 
+    if spec and adapter is None and gguf_string(Path(spec), "general.type") == "adapter":
+        from agent.embedded import embedded_model_path
+
+        spec, adapter = str(embedded_model_path()), spec  # an adapter alone: it was trained on the embedded base
     return LlamaCppModel(spec, adapter=adapter, **kwargs)

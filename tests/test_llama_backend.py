@@ -222,6 +222,19 @@ def test_adapter_is_applied(tmp_path: Path, model: LlamaCppModel, prompt: str, m
     default.close()
 
 
+def test_an_adapter_alone_is_applied_to_the_embedded_base(tmp_path: Path, model: LlamaCppModel, prompt: str):
+    from agent.backends.llama_batch import gguf_string
+
+    loud = _write_lora(tmp_path / "loud.gguf", 1.0)
+    assert gguf_string(loud, "general.type") == "adapter"
+    assert gguf_string(embedded.embedded_model_path(), "general.type") == "model"
+    assert gguf_string(tmp_path / "missing.gguf", "general.type") is None
+    alone = load_model(str(loud), n_ctx=512, n_threads=1)  # what `agent solve --model adapter.gguf` does
+    assert alone.path == embedded.embedded_model_path() and alone.adapter == loud
+    assert alone.complete(prompt, max_tokens=12).text != model.complete(prompt, max_tokens=12).text
+    alone.close()
+
+
 def test_default_adapter_absent(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(embedded, "DEFAULT_ADAPTER", tmp_path / "missing.gguf")
     assert embedded.default_adapter_path() is None

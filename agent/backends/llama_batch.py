@@ -91,6 +91,53 @@ def check_gguf(path: Path, what: str) -> None:
         )
 
 
+_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type -> bytes
+
+
+def gguf_string(path: Path, key: str, max_keys: int = 64) -> str | None:
+    """The string value of metadata ``key`` among the first ``max_keys`` of a GGUF file (None if absent).
+
+    Reads the header only (no llama.cpp): ``general.type`` tells a LoRA adapter (``adapter``) from a model.
+    """
+
+    def take(f, n: int) -> bytes:
+        data = f.read(n)
+        if len(data) != n:
+            raise EOFError
+        return data
+
+    def skip(f, kind: int) -> None:
+        if kind == 8:
+            f.seek(int.from_bytes(take(f, 8), "little"), 1)
+        elif kind == 9:
+            inner, count = int.from_bytes(take(f, 4), "little"), int.from_bytes(take(f, 8), "little")
+            if inner in _SCALAR_SIZES:
+                f.seek(_SCALAR_SIZES[inner] * count, 1)
+            else:
+                for _ in range(count):
+                    skip(f, inner)
+        elif kind in _SCALAR_SIZES:
+            f.seek(_SCALAR_SIZES[kind], 1)
+        else:
+            raise ValueError(kind)
+
+    try:
+        with Path(path).open("rb") as f:
+            if take(f, 4) != b"GGUF":
+                return None
+            take(f, 12)
+            n_kv = int.from_bytes(take(f, 8), "little")
+            for _ in range(min(n_kv, max_keys)):
+                name = take(f, int.from_bytes(take(f, 8), "little")).decode("utf-8", "replace")
+                kind = int.from_bytes(take(f, 4), "little")
+                if name == key and kind == 8:
+                    return take(f, int.from_bytes(take(f, 8), "little")).decode("utf-8", "replace")
+                skip(f, kind)
+    except (OSError, EOFError, ValueError):
+        return None
+    return None
+
+
 _PROBED: set[tuple] = set()  # (path, size, mtime) of files whose probe ran cleanly in this process
 PROBE = (
     "import sys; from agent.backends.llama_cpp import LlamaCppModel as M; "
