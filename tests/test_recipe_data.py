@@ -340,3 +340,20 @@ def test_game24_focus_round_teaches_every_winning_state_and_balances_the_judge(t
     assert {n for n in solvable_states if len(n) > 1} <= taught
     assert g24.key([Fraction(x) for x in (4, 9, 10, 13)]) in taught
     assert g24.key([Fraction(x) for x in (1, 1, 4, 6)]) in taught
+
+
+def test_mix_takes_seeded_samples_of_each_file(tmp_path):
+    from finetune.recipes.mix import take, write_mix
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps({"a": i}) + "\n" for i in range(10)))
+    b.write_text("".join(json.dumps({"b": i}) + "\n" for i in range(3)) + "\n")
+    lines, counts = take([f"{a}:4", f"{b}:all"], random.Random(0))
+    assert counts == {str(a): 4, str(b): 3} and len(lines) == 7
+    assert lines == take([f"{a}:4", f"{b}:all"], random.Random(0))[0]  # seeded: the same mix again
+    write_mix(tmp_path / "out" / "mix.jsonl", lines, random.Random(1))
+    written = (tmp_path / "out" / "mix.jsonl").read_text().splitlines()
+    assert sorted(written) == sorted(lines) and sum('"b"' in w for w in written) == 3
+    for bad in (f"{a}", f"{a}:some", ":3"):
+        with pytest.raises(ValueError, match="FILE:COUNT"):
+            take([bad], random.Random(0))

@@ -38,6 +38,7 @@ from finetune.recipes.game24_data import (
     solvable,
     value_examples,
 )
+from finetune.recipes.mix import take, write_mix
 from finetune.recipes.traces import raw_record
 from search.tasks.game24 import Game24
 
@@ -76,18 +77,13 @@ def main() -> None:
     rng = random.Random(args.seed)
     by_kind = focus_mix(puzzles[:-DEV_PUZZLES], args.seed, args.negatives, args.moves)
     lines = [json.dumps(r, ensure_ascii=False) for records in by_kind.values() for r in records]
-    counts = {k: len(v) for k, v in by_kind.items()}
-    for spec in args.replay:
-        path, _, count = spec.rpartition(":")
-        if not path:
-            raise SystemExit(f"--replay wants FILE:COUNT, got {spec!r}")
-        rows = Path(path).read_text(encoding="utf-8").splitlines()
-        rng.shuffle(rows)
-        lines += rows[: int(count)]
-        counts[Path(path).name] = min(int(count), len(rows))
-    rng.shuffle(lines)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        replay, counts = take(args.replay, rng)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(str(err)) from err
+    counts.update({k: len(v) for k, v in by_kind.items()})
+    lines += replay
+    write_mix(args.out, lines, rng)
     log.info("wrote %d records to %s: %s", len(lines), args.out, counts)
 
 
