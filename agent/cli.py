@@ -107,6 +107,12 @@ def cli(verbose: int) -> None:
 )
 @click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True)
 @click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="ToT breadth.")
+@click.option(
+    "--n-generate",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="ToT proposal samples per expansion. Default: the task's (8 for game24).",
+)
 @click.option("--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True)
 @click.option(
     "--tree",
@@ -128,6 +134,7 @@ def solve(
     task: str,
     algorithm: str,
     beam: int,
+    n_generate: int | None,
     evaluator: str,
     tree: Path | None,
 ) -> None:
@@ -141,6 +148,7 @@ def solve(
             task=task,
             algorithm=algorithm,
             beam=beam,
+            n_generate=n_generate,
             evaluator=evaluator,
             tree=tree,
             seed=seed,

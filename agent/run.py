@@ -86,6 +86,7 @@ def run_tot(
     evaluator: str,
     tree: Path | None,
     seed: int,
+    n_generate: int | None = None,
     temperature: float | None,
     as_json: bool,
     trace: Path | None,
@@ -97,7 +98,15 @@ def run_tot(
     model = load_model(model_spec)
     kwargs: dict = {} if temperature is None else {"temperature": temperature}
     result = solve(
-        question, task=task, model=model, algorithm=algorithm, evaluator=evaluator, beam=beam, seed=seed, **kwargs
+        question,
+        task=task,
+        model=model,
+        algorithm=algorithm,
+        evaluator=evaluator,
+        beam=beam,
+        n_generate=n_generate,
+        seed=seed,
+        **kwargs,
     )
     if tree is not None:
         result.save_tree(tree)

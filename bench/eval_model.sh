@@ -3,6 +3,7 @@
 #
 #   bash bench/eval_model.sh NAME [MODEL_SPEC]     # MODEL_SPEC default: the default model
 #   ONLY=tools bash bench/eval_model.sh ...        # one of: tools game24 gsm8k gsm8k-sc
+#   EXTRA="--evaluator logprob" ONLY=game24 bash bench/eval_model.sh ...   # more agent eval options
 #
 # Writes runs/eval/{tools,game24,gsm8k,gsm8k-sc}-NAME.jsonl (resumable: rerun to finish) and prints
 # each summary. Sizes: 40 tool questions (bench/data), the first 20 of the last 100 puzzles of
@@ -18,6 +19,8 @@ tail -100 "$shared/game24/24-dev.csv" >> runs/dev/game24_dev.csv
 tail -500 "$shared/gsm8k/train.jsonl" > runs/dev/gsm8k_dev.jsonl
 model=()
 [ -n "$spec" ] && model=(--model "$spec")
+read -r -a extra <<< "${EXTRA:-}"
+model+=("${extra[@]}")
 run() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 run tools && agent eval qa --data bench/data/tool_questions_40.jsonl --max-steps 6 "${model[@]}" \
     --out "runs/eval/tools-$name.jsonl" --json

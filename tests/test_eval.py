@@ -192,8 +192,8 @@ def test_self_consistency_votes_over_samples(gsm8k_file, tmp_path):
 def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
     seen = []
 
-    def solve(question, task, model, algorithm, evaluator, beam, seed, **kwargs):
-        seen.append((question, task, algorithm, evaluator, beam, seed))
+    def solve(question, task, model, algorithm, evaluator, beam, seed, n_generate=None, **kwargs):
+        seen.append((question, task, algorithm, evaluator, beam, seed, n_generate))
         path = [
             "4 + 8 = 12 (left: 4 6 12)",
             "6 - 4 = 2 (left: 2 12)",
@@ -213,8 +213,9 @@ def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
     csv_file = tmp_path / "24.csv"
     csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n2,1 1 1 1,9.9\n")
     task = get_task("game24")
-    summary = run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot", beam=3), tmp_path / "o.jsonl")
-    assert seen[0] == ("4 6 4 8", "game24", "bfs", "value", 3, 0) and seen[1][-1] == 1
+    config = EvalConfig("tot", beam=3, n_generate=16)
+    summary = run_eval(task, task.load(csv_file), ScriptedModel([]), config, tmp_path / "o.jsonl")
+    assert seen[0] == ("4 6 4 8", "game24", "bfs", "value", 3, 0, 16) and seen[1][-2] == 1
     assert (summary.n, summary.correct, summary.tokens_per_item) == (2, 1, 40)  # 1 1 1 1: same answer, invalid
     assert summary.n_checked == 8 and summary.faithfulness == 1.0  # 4 claims per path, answer line included
 

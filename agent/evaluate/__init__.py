@@ -93,7 +93,8 @@ class EvalConfig:
     max_tokens: int = 384  # direct and cot: the longest completion
     algorithm: str = "bfs"  # tot: bfs, dfs or mcts
     beam: int = 5  # tot: states kept per level
-    evaluator: str = "value"  # tot: value or vote
+    evaluator: str = "value"  # tot: value, vote or logprob
+    n_generate: int | None = None  # tot: proposal samples per expansion (None: the task's default, 8 for game24)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -102,6 +103,8 @@ class EvalConfig:
             raise ValueError(f"samples must be at least 1, got {self.samples}")
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.n_generate is not None and self.n_generate < 1:
+            raise ValueError(f"n_generate must be at least 1, got {self.n_generate}")
 
 
 @dataclass(frozen=True)

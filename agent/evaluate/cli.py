@@ -75,6 +75,12 @@ def _options(fn: Callable) -> Callable:
         click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True),
         click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="tot: breadth."),
         click.option(
+            "--n-generate",
+            type=click.IntRange(1, 256),
+            default=None,
+            help="tot: proposal samples per expansion. Default: the task's (8 for game24).",
+        ),
+        click.option(
             "--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True
         ),
         click.option(

@@ -134,6 +134,7 @@ def tot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[T
         algorithm=cfg.algorithm,
         evaluator=cfg.evaluator,
         beam=cfg.beam,
+        n_generate=cfg.n_generate,
         seed=cfg.seed + item.index,
         **kwargs,
     )
