@@ -357,3 +357,18 @@ def test_mix_takes_seeded_samples_of_each_file(tmp_path):
     for bad in (f"{a}", f"{a}:some", ":3"):
         with pytest.raises(ValueError, match="FILE:COUNT"):
             take([bad], random.Random(0))
+
+
+def test_shipped_mix_caps_and_repeats_families(tmp_path, monkeypatch):
+    from finetune.recipes import shipped
+
+    monkeypatch.setattr(shipped, "MIX", {"a.jsonl": 2, "b.jsonl": None})
+    monkeypatch.setattr(shipped, "REPEAT", {"b.jsonl": 3})
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"a": i}) + "\n" for i in range(5)))
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps({"b": i}) + "\n" for i in range(4)))
+    counts = shipped.mix(tmp_path, tmp_path / "mix.jsonl", seed=0)
+    lines = (tmp_path / "mix.jsonl").read_text().splitlines()
+    assert counts == {"a.jsonl": 2, "b.jsonl": 12} and len(lines) == 14
+    assert all(lines.count(json.dumps({"b": i})) == 3 for i in range(4))  # every value state, three passes
+    with pytest.raises(FileNotFoundError, match="build_data"):
+        shipped.mix(tmp_path / "nothing", tmp_path / "m.jsonl", seed=0)

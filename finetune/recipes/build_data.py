@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from finetune.recipes.game24_data import DEV_PUZZLES, game24_examples, load_puzzles
+from finetune.recipes.game24_data import DEV_PUZZLES, focus_mix, game24_examples, load_puzzles
 from finetune.recipes.gsm8k_programs import DEV_ROWS, gsm8k_react, split_dev
 from finetune.recipes.gsm8k_reinstantiate import gsm8k_reinstantiated
 from finetune.recipes.numbers import template
@@ -39,6 +39,8 @@ DESCRIPTIONS = {
     "game24_value_paper.jsonl": "Game of 24 paper's value prompt (raw) -> reasoning lines, then sure/impossible",
     "game24_answer.jsonl": "Game of 24 last-step prompt -> the expression the three moves build",
     "game24_judge.jsonl": "Game of 24 answer-judging prompt -> sure/impossible",
+    "game24_value_focus.jsonl": "Game of 24 short value prompt over every solvable state and twice as many unsolvable",
+    "game24_propose_focus.jsonl": "Game of 24 propose prompt over every puzzle and solvable state -> up to 2 winning moves",
 }
 
 
@@ -99,6 +101,8 @@ def make_families(
         families[f"game24_{kind}.jsonl"] = records
     notes["game24_value.jsonl"] = f"labels: {labels['value:sure']} sure, {labels['value:impossible']} impossible"
     notes["game24_judge.jsonl"] = f"labels: {labels['judge:sure']} sure, {labels['judge:impossible']} impossible"
+    focus = focus_mix(train_puzzles, seed)  # the judge as a lookup over all states: repeat it (shipped.REPEAT)
+    families["game24_value_focus.jsonl"], families["game24_propose_focus.jsonl"] = focus["value"], focus["propose"]
     return families, notes
 
 

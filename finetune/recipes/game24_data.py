@@ -229,6 +229,24 @@ def value_examples(
     }
 
 
+def propose_examples(puzzles: list[str], rng: random.Random, per_state: int = 2) -> list[dict[str, Any]]:
+    """Up to ``per_state`` winning moves from every puzzle and every solvable state reachable from one."""
+    task = Game24()
+    roots = {key([Fraction(x) for x in task.initial_state(p).question.split()]) for p in puzzles}
+    states = sorted(roots) + sorted(n for n in reachable_states(puzzles, task) if len(n) > 1 and solvable(n))
+    return [
+        raw_record(propose_prompt(nums), move + "\n") for nums in states for move in good_moves(nums, rng)[:per_state]
+    ]
+
+
+def focus_mix(
+    puzzles: list[str], seed: int = 0, negatives: float = 2.0, per_state: int = 2
+) -> dict[str, list[dict[str, Any]]]:
+    """kind -> raw records: ``value`` and ``propose`` over the training puzzles."""
+    value = value_examples(puzzles, random.Random(seed), Game24(), negatives=negatives)["value"]
+    return {"value": value, "propose": propose_examples(puzzles, random.Random(seed + 1), per_state)}
+
+
 def game24_examples(puzzles: list[str], seed: int = 0) -> tuple[dict[str, list[dict[str, Any]]], Counter]:
     """Family 4 for these (training) puzzles: kind -> raw records; counts of labels.
 

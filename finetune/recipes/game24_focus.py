@@ -25,44 +25,13 @@ import argparse
 import json
 import logging
 import random
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from finetune.recipes.build_data import DATA_DIR
-from finetune.recipes.game24_data import (
-    DEV_PUZZLES,
-    good_moves,
-    key,
-    load_puzzles,
-    propose_prompt,
-    reachable_states,
-    solvable,
-    value_examples,
-)
+from finetune.recipes.game24_data import DEV_PUZZLES, focus_mix, load_puzzles
 from finetune.recipes.mix import take, write_mix
-from finetune.recipes.traces import raw_record
-from search.tasks.game24 import Game24
 
 log = logging.getLogger(__name__)
-
-
-def propose_examples(puzzles: list[str], rng: random.Random, per_state: int = 2) -> list[dict[str, Any]]:
-    """Up to ``per_state`` winning moves from every puzzle and every solvable state reachable from one."""
-    task = Game24()
-    roots = {key([Fraction(x) for x in task.initial_state(p).question.split()]) for p in puzzles}
-    states = sorted(roots) + sorted(n for n in reachable_states(puzzles, task) if len(n) > 1 and solvable(n))
-    return [
-        raw_record(propose_prompt(nums), move + "\n") for nums in states for move in good_moves(nums, rng)[:per_state]
-    ]
-
-
-def focus_mix(
-    puzzles: list[str], seed: int = 0, negatives: float = 2.0, per_state: int = 2
-) -> dict[str, list[dict[str, Any]]]:
-    """kind -> raw records: ``value`` and ``propose`` over the training puzzles."""
-    value = value_examples(puzzles, random.Random(seed), Game24(), negatives=negatives)["value"]
-    return {"value": value, "propose": propose_examples(puzzles, random.Random(seed + 1), per_state)}
 
 
 def main() -> None:

@@ -26,12 +26,15 @@ MIX: dict[str, int | None] = {
     "gsm8k_react.jsonl": None,
     "gsm8k_reinstantiated.jsonl": 24000,
     "tool_use.jsonl": None,
-    "game24_propose.jsonl": None,
-    "game24_value.jsonl": None,
+    "game24_propose_focus.jsonl": None,
+    "game24_value_focus.jsonl": None,
     "game24_value_paper.jsonl": 1000,
     "game24_answer.jsonl": 1000,
     "game24_judge.jsonl": 1000,
 }
+# family file -> copies in the mix: the value judge is a lookup over a few thousand states, learned only
+# after several passes (one CPU epoch left it at chance; ten passes over the 2-number states taught it)
+REPEAT: dict[str, int] = {"game24_value_focus.jsonl": 8, "game24_propose_focus.jsonl": 2}
 
 
 def mix(data_dir: Path, out: Path, seed: int, scale: float = 1.0, only: list[str] | None = None) -> dict[str, int]:
@@ -47,7 +50,7 @@ def mix(data_dir: Path, out: Path, seed: int, scale: float = 1.0, only: list[str
         rows = path.read_text(encoding="utf-8").splitlines()
         rng.shuffle(rows)
         keep = len(rows) if cap is None else min(cap, len(rows))
-        rows = rows[: max(1, int(keep * scale))]
+        rows = rows[: max(1, int(keep * scale))] * REPEAT.get(name, 1)
         counts[name] = len(rows)
         lines += rows
     rng.shuffle(lines)
