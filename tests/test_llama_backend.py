@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -229,6 +230,9 @@ def test_an_adapter_alone_is_applied_to_the_embedded_base(tmp_path: Path, model:
     assert gguf_string(loud, "general.type") == "adapter"
     assert gguf_string(embedded.embedded_model_path(), "general.type") == "model"
     assert gguf_string(tmp_path / "missing.gguf", "general.type") is None
+    for seed in range(50):  # random bytes after the magic: no answer, never an exception (nor a huge read)
+        (tmp_path / "noise.gguf").write_bytes(b"GGUF" + random.Random(seed).randbytes(4096))
+        assert gguf_string(tmp_path / "noise.gguf", "general.type") is None
     alone = load_model(str(loud), n_ctx=512, n_threads=1)  # what `agent solve --model adapter.gguf` does
     assert alone.path == embedded.embedded_model_path() and alone.adapter == loud
     assert alone.complete(prompt, max_tokens=12).text != model.complete(prompt, max_tokens=12).text

@@ -101,16 +101,24 @@ def gguf_string(path: Path, key: str, max_keys: int = 64) -> str | None:
     """
 
     def take(f, n: int) -> bytes:
+        if n > limit:  # a length no header holds: random bytes after the magic
+            raise ValueError(n)
         data = f.read(n)
         if len(data) != n:
             raise EOFError
         return data
 
+    def length(f) -> int:
+        n = int.from_bytes(take(f, 8), "little")
+        if n > limit:
+            raise ValueError(n)
+        return n
+
     def skip(f, kind: int) -> None:
         if kind == 8:
-            f.seek(int.from_bytes(take(f, 8), "little"), 1)
+            f.seek(length(f), 1)
         elif kind == 9:
-            inner, count = int.from_bytes(take(f, 4), "little"), int.from_bytes(take(f, 8), "little")
+            inner, count = int.from_bytes(take(f, 4), "little"), length(f)
             if inner in _SCALAR_SIZES:
                 f.seek(_SCALAR_SIZES[inner] * count, 1)
             else:
@@ -121,6 +129,7 @@ def gguf_string(path: Path, key: str, max_keys: int = 64) -> str | None:
         else:
             raise ValueError(kind)
 
+    limit = 1 << 24
     try:
         with Path(path).open("rb") as f:
             if take(f, 4) != b"GGUF":
@@ -128,12 +137,12 @@ def gguf_string(path: Path, key: str, max_keys: int = 64) -> str | None:
             take(f, 12)
             n_kv = int.from_bytes(take(f, 8), "little")
             for _ in range(min(n_kv, max_keys)):
-                name = take(f, int.from_bytes(take(f, 8), "little")).decode("utf-8", "replace")
+                name = take(f, length(f)).decode("utf-8", "replace")
                 kind = int.from_bytes(take(f, 4), "little")
                 if name == key and kind == 8:
-                    return take(f, int.from_bytes(take(f, 8), "little")).decode("utf-8", "replace")
+                    return take(f, length(f)).decode("utf-8", "replace")
                 skip(f, kind)
-    except (OSError, EOFError, ValueError):
+    except (OSError, EOFError, ValueError, OverflowError, MemoryError, RecursionError):
         return None
     return None
 
