@@ -296,3 +296,26 @@ def test_correct_eval_trajectories_become_training_examples(gsm8k_file, tmp_path
     from tools import load_tools  # tools are named in the record and loaded from the registry
 
     assert first.prompt_messages() == render_react_prompt(records[0]["question"], load_tools(["calculator"]))
+
+
+def test_options_are_part_of_a_run_so_reports_and_reruns_keep_them_apart(tmp_path, monkeypatch):
+    assert EvalConfig("tot").variant == "tot"
+    assert EvalConfig("tot", evaluator="logprob", n_generate=16).variant == "tot(logprob, n_generate=16)"
+    assert EvalConfig("sc", samples=10).variant == "sc(samples=10)"
+    import search
+
+    def solve(question, task, model, algorithm, evaluator, beam, seed, n_generate=None, **kwargs):
+        path = ["4 + 8 = 12 (left: 4 6 12)", "6 - 4 = 2 (left: 2 12)", "2 * 12 = 24 (left: 24)"]
+        answer = "(4 + 8) * (6 - 4)" if evaluator == "logprob" else "4 * 6"
+        return types.SimpleNamespace(answer=answer, best_path=path, tree=nx.DiGraph(), stats={})
+
+    monkeypatch.setattr(search, "solve", solve)
+    csv_file = tmp_path / "24.csv"
+    csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n")
+    task, out = get_task("game24"), tmp_path / "o.jsonl"
+    plain = run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot"), out)
+    tuned = EvalConfig("tot", evaluator="logprob", n_generate=16)
+    other = run_eval(task, task.load(csv_file), ScriptedModel([]), tuned, out)  # same file: not skipped as done
+    assert (plain.correct, other.correct) == (0, 1) and other.extra.get("skipped", 0) == 0
+    rows = {s.strategy: s.correct for s in group_results([out])}
+    assert rows == {"tot": 0, "tot(logprob, n_generate=16)": 1}

@@ -106,6 +106,22 @@ class EvalConfig:
         if self.n_generate is not None and self.n_generate < 1:
             raise ValueError(f"n_generate must be at least 1, got {self.n_generate}")
 
+    @property
+    def variant(self) -> str:
+        """The strategy with its non-default options, e.g. ``tot(logprob, n_generate=16)``: how results are grouped."""
+        defaults = EvalConfig(self.strategy)
+        names = {
+            "react": ("max_steps", "temperature"),
+            "sc": ("samples", "max_steps", "temperature"),
+            "tot": ("algorithm", "evaluator", "beam", "n_generate", "temperature"),
+        }.get(self.strategy, ("max_tokens", "temperature"))
+        parts = []
+        for name in names:
+            value = getattr(self, name)
+            if value != getattr(defaults, name):
+                parts.append(str(value) if name in ("algorithm", "evaluator") else f"{name}={value:g}")
+        return f"{self.strategy}({', '.join(parts)})" if parts else self.strategy
+
 
 @dataclass(frozen=True)
 class Summary:

@@ -6,6 +6,7 @@ crash is skipped with a warning, so a half-written file still reports what it ho
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable
@@ -59,15 +60,16 @@ def summarize(records: list[dict[str, Any]], out: str | None = None) -> Summary:
 
 
 def group_results(paths: Iterable[str | Path]) -> list[Summary]:
-    """One summary per (task, model, strategy) over all files, sorted by task, model and strategy."""
+    """One summary per (task, model, strategy with its options) over all files, sorted by task, model and strategy."""
     groups: dict[tuple[str, str, str], dict[tuple, dict]] = {}
     for path in paths:
         for rec in read_results(path):
-            key = (str(rec.get("task", "")), str(rec.get("model", "")), str(rec.get("strategy", "")))
+            variant = rec.get("variant") or rec.get("strategy", "")  # strategy and its non-default options
+            key = (str(rec.get("task", "")), str(rec.get("model", "")), str(variant))
             groups.setdefault(key, {})[(rec.get("index"), rec.get("question"))] = rec  # a rerun's record wins
     order = {s: i for i, s in enumerate(STRATEGIES)}
-    keys = sorted(groups, key=lambda k: (k[0], k[1], order.get(k[2], len(order)), k[2]))
-    return [summarize(list(groups[k].values())) for k in keys]
+    keys = sorted(groups, key=lambda k: (k[0], k[1], order.get(k[2].split("(")[0], len(order)), k[2]))
+    return [dataclasses.replace(summarize(list(groups[k].values())), strategy=k[2]) for k in keys]
 
 
 def markdown_table(summaries: list[Summary]) -> str:

@@ -30,14 +30,14 @@ def _key(rec: dict[str, Any]) -> tuple[Any, Any]:
     return rec.get("index"), rec.get("question")
 
 
-def done_records(out: str | Path, task: str, strategy: str, model: str) -> dict[tuple[Any, Any], dict[str, Any]]:
-    """Records already in ``out`` for this run, by (index, question); none when the file is missing."""
+def done_records(out: str | Path, task: str, variant: str, model: str) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Records already in ``out`` for this run (same task, model, strategy and options), by (index, question)."""
     if not Path(out).exists():
         return {}
     return {
         _key(r): r
         for r in read_results(out)
-        if (r.get("task"), r.get("strategy"), r.get("model")) == (task, strategy, model)
+        if (r.get("task"), r.get("variant", r.get("strategy")), r.get("model")) == (task, variant, model)
     }
 
 
@@ -60,6 +60,7 @@ def evaluate_item(
         "prompt_tokens": outcome.prompt_tokens,
         "seconds": round(seconds, 3),
         "strategy": config.strategy,
+        "variant": config.variant,
         "model": getattr(model, "name", type(model).__name__),
         "steps": outcome.steps,
         "faithfulness": None if outcome.chain is None else {"checked": checked, "correct": right},
@@ -96,7 +97,7 @@ def run_eval(
     model_name = getattr(model, "name", type(model).__name__)
     if tools is None and config.strategy in AGENTIC:
         tools = load_tools()  # once for the run (not per item), and named in every record
-    done = done_records(out, task.name, config.strategy, model_name)
+    done = done_records(out, task.name, config.variant, model_name)
     records, skipped = [], 0
     for item in items:
         rec = done.get((item.index, item.question))
