@@ -10,6 +10,19 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+def solve_json(*args: str) -> dict:
+    """``agent solve ARGS --json`` in a fresh process: exit 0, the JSON it prints."""
+    p = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "solve", *args, "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    return json.loads(p.stdout)
+
+
 def test_agent_help_is_instant_and_imports_no_torch():
     code = "import sys; from agent.cli import cli; print('torch' in sys.modules, 'llama_cpp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -21,28 +34,15 @@ def test_agent_help_is_instant_and_imports_no_torch():
 
 def test_solve_json_on_the_embedded_model(smollm_gguf, tmp_path):
     trace = tmp_path / "trace.jsonl"
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agent.cli",
-            "solve",
-            "What is 48713 * 2291? Use the calculator.",
-            "--json",
-            "--tools",
-            "calculator",
-            "--max-steps",
-            "4",
-            "--trace",
-            str(trace),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = solve_json(
+        "What is 48713 * 2291? Use the calculator.",
+        "--tools",
+        "calculator",
+        "--max-steps",
+        "4",
+        "--trace",
+        str(trace),
     )
-    assert p.returncode == 0, p.stderr[-2000:]
-    out = json.loads(p.stdout)
     assert set(out) >= {"answer", "steps", "stats"}
     assert 1 <= len(out["steps"]) <= 4
     for i, s in enumerate(out["steps"]):
@@ -59,14 +59,6 @@ def test_the_shipped_default_model_uses_its_tools_and_gets_it_right():
     from agent.embedded import default_adapter_path
 
     assert default_adapter_path() is not None, "agent/data/default-adapter.gguf ships with the package"
-    p = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "solve", "Compute 3 raised to the power 23.", "--json"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr[-2000:]
-    out = json.loads(p.stdout)
+    out = solve_json("Compute 3 raised to the power 23.")
     assert out["steps"][0]["action"]["tool"] in ("calculator", "python")
     assert out["answer"].replace(",", "") == str(3**23)
