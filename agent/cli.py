@@ -115,6 +115,13 @@ def cli(verbose: int) -> None:
 )
 @click.option("--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True)
 @click.option(
+    "--proposer",
+    type=click.Choice(["model", "rules"]),
+    default=None,
+    help="ToT on game24: moves sampled from the model, or every legal move from the rules (the model still "
+    "judges). Default: the task's.",
+)
+@click.option(
     "--tree",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -136,6 +143,7 @@ def solve(
     beam: int,
     n_generate: int | None,
     evaluator: str,
+    proposer: str | None,
     tree: Path | None,
 ) -> None:
     """Answer QUESTION with a ReAct agent (default) or a Tree-of-Thoughts search."""
@@ -150,6 +158,7 @@ def solve(
             beam=beam,
             n_generate=n_generate,
             evaluator=evaluator,
+            proposer=proposer,
             tree=tree,
             seed=seed,
             temperature=temperature,

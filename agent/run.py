@@ -87,6 +87,7 @@ def run_tot(
     tree: Path | None,
     seed: int,
     n_generate: int | None = None,
+    proposer: str | None = None,
     temperature: float | None,
     as_json: bool,
     trace: Path | None,
@@ -95,6 +96,8 @@ def run_tot(
     from agent.model import load_model
     from search import solve
 
+    if proposer is not None and task != "game24":
+        raise click.ClickException("--proposer is for --task game24 (the only task with move rules)")
     model = load_model(model_spec)
     kwargs: dict = {} if temperature is None else {"temperature": temperature}
     result = solve(
@@ -105,6 +108,7 @@ def run_tot(
         evaluator=evaluator,
         beam=beam,
         n_generate=n_generate,
+        task_options={} if proposer is None else {"propose_by": proposer},
         seed=seed,
         **kwargs,
     )

@@ -1,9 +1,10 @@
 """How well a model judges Game of 24 states and proposes moves, on puzzles held out from training.
 
-    python bench/game24_judge.py [--model SPEC] [--states 200] [--puzzles 100] [--auc] [--no-moves]
+    python bench/game24_judge.py [--model SPEC] [--states 200] [--split dev|near] [--auc] [--no-moves]
 
-States are the distinct 3- and 2-number states one or two moves from the last ``--puzzles`` puzzles
-of 24-dev.csv (never in the training data), half solvable, labelled by the exact solver. For each,
+States are the distinct 3- and 2-number states one or two moves from the puzzles of a held-out split
+of 24-dev.csv (never in the training data; ``dev``: the last 100 rows, the hardest; ``near``: the ranks
+beside the paper's test range, see ``finetune.recipes.game24_data.split_puzzles``), half solvable, labelled by the exact solver. For each,
 the task's own value prompt (greedy, the task's grammar) must say ``sure`` for a solvable state and
 ``impossible`` otherwise; and the task's propose prompt (greedy, legal-move grammar) should pick a
 move that keeps 24 reachable. Prints a markdown table: judge accuracy (all, 3-number and 2-number
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
 from finetune.recipes.build_data import DATA_DIR
-from finetune.recipes.game24_data import key, load_puzzles, reachable_states, solvable
+from finetune.recipes.game24_data import key, puzzles_of, reachable_states, solvable
 from search.evaluators import LogprobScorer, read_label
 from search.meter import ask
 from search.tasks.game24 import Game24, parse_move
@@ -32,14 +33,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--states", type=int, default=200)
-    ap.add_argument("--puzzles", type=int, default=100)
+    ap.add_argument("--split", choices=["dev", "near"], default="dev", help="the held-out puzzles")
     ap.add_argument("--csv", type=Path, default=DATA_DIR / "game24" / "24-dev.csv")
     ap.add_argument("--auc", action="store_true", help="also score states by P(sure) (the logprob evaluator)")
     ap.add_argument("--no-moves", action="store_true", help="skip the proposer check")
     args = ap.parse_args()
     task = Game24()
-    _, puzzles = load_puzzles(args.csv)
-    found = reachable_states(puzzles[-args.puzzles :], task)
+    found = reachable_states(puzzles_of(args.csv, args.split), task)
     rng = random.Random(0)
     sure = [s for n, s in found.items() if solvable(n)]
     impossible = [s for n, s in found.items() if not solvable(n)]

@@ -115,7 +115,9 @@ def plan_epoch(
     Without packing each row is one example; with packing, consecutive examples of the shuffled
     order fill a row up to ``seq_len`` tokens. With ``groups`` (unpacked only), a batch holds examples
     of one group (see :func:`prompt_group`) and the batches are shuffled: examples that share a
-    long prompt prefix then share its compute (:func:`shared_prefix`).
+    long prompt prefix then share its compute (:func:`shared_prefix`). Groups too small to fill a
+    batch (short prompts that differ within the group key, like a judge's "4 9 11:") are pooled and
+    batched by length, so they neither train one example a step nor pad to a long neighbour.
     """
     rng = random.Random(f"{seed}:{epoch}")
     order = list(range(len(lengths)))
@@ -124,7 +126,9 @@ def plan_epoch(
         buckets: dict[Hashable, list[int]] = {}
         for i in order:
             buckets.setdefault(groups[i], []).append(i)
-        batches = [[[i] for i in b[k : k + batch_size]] for b in buckets.values() for k in range(0, len(b), batch_size)]
+        pool = sorted((i for b in buckets.values() if len(b) < batch_size for i in b), key=lengths.__getitem__)
+        runs = [b for b in buckets.values() if len(b) >= batch_size] + [pool]
+        batches = [[[i] for i in b[k : k + batch_size]] for b in runs for k in range(0, len(b), batch_size)]
         rng.shuffle(batches)
         return batches
     rows: list[list[int]] = []

@@ -245,6 +245,29 @@ def test_cli_runs_a_fake_model_and_prints_json(tmp_path):
     assert summary["out"] == str(out) and len(out.read_text().splitlines()) == 2
 
 
+def test_tot_proposer_reaches_the_game24_task(tmp_path, monkeypatch):
+    import search
+
+    seen = []
+
+    def solve(question, task, model, task_options=None, **kwargs):
+        seen.append(task_options)
+        return types.SimpleNamespace(answer=None, best_path=[], tree=nx.DiGraph(), stats={})
+
+    monkeypatch.setattr(search, "solve", solve)
+    csv_file = tmp_path / "24.csv"
+    csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n")
+    task = get_task("game24")
+    run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot", proposer="rules"), tmp_path / "o.jsonl")
+    run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot"), tmp_path / "p.jsonl")
+    assert seen == [{"propose_by": "rules"}, {}]
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "2+2?", "answer": 4}\n')
+    result = CliRunner().invoke(eval_cmd, ["qa", "--data", str(data), "--strategy", "tot", "--proposer", "rules"])
+    assert result.exit_code != 0 and "--proposer is for --strategy tot on game24" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_cli_missing_data_file_is_one_clear_line(tmp_path):
     from agent.cli import cli
 
@@ -302,6 +325,9 @@ def test_options_are_part_of_a_run_so_reports_and_reruns_keep_them_apart(tmp_pat
     assert EvalConfig("tot").variant == "tot"
     assert EvalConfig("tot", evaluator="logprob", n_generate=16).variant == "tot(logprob, n_generate=16)"
     assert EvalConfig("sc", samples=10).variant == "sc(samples=10)"
+    assert EvalConfig("tot", proposer="rules").variant == "tot(proposer=rules)"
+    with pytest.raises(ValueError, match="proposer"):
+        EvalConfig("tot", proposer="solver")
     import search
 
     def solve(question, task, model, algorithm, evaluator, beam, seed, n_generate=None, **kwargs):

@@ -383,6 +383,18 @@ def test_grouped_batches_hold_one_prompt_template_each(tokenizer):
     assert all(len({groups[row[0]] for row in batch}) == 1 for batch in plan)
     batch = collate([[examples[row[0]]] for row in plan[0]], tokenizer.pad_token_id, packing=False)
     assert batch["prefix_len"] >= 8  # the template runs once for the batch
+    # short prompts that differ within the group key: pooled into full batches, by length
+    short = [
+        encode(Example(problem="", reasoning="", answer="", raw_prompt=p, completion=" sure"), tokenizer, 256)
+        for p in ["1 2:", "3 4 5 6 7 8:", "9 9:", "5 5 5 5 5 5:", "7 8:", "2 2:", "10 11 12 13 14:"]
+    ]
+    groups = [prompt_group(e) for e in short]
+    assert len(set(groups)) == len(short)
+    lengths = [len(e.input_ids) for e in short]
+    plan = plan_epoch(lengths, 0, 0, 4, False, 256, groups)
+    assert sorted(len(b) for b in plan) == [3, 4]  # not seven batches of one
+    first = max(plan, key=len)
+    assert max(lengths[row[0]] for row in first) <= sorted(lengths)[3]  # the four shortest together
 
 
 def test_init_adapter_goes_on_from_a_trained_adapter(tiny_model, data, tmp_path):
@@ -416,3 +428,33 @@ def test_a_checkpoint_exports_as_the_run_it_would_finish_as(tiny_model, data, tm
     assert (tmp_path / "a.gguf").stat().st_size > 0
     bad = CliRunner().invoke(export_cmd, [str(tmp_path / "cut"), "--checkpoint", "last", "--out", str(tmp_path / "b")])
     assert bad.exit_code != 0 and "a step number or 'latest'" in bad.output
+
+
+def test_shipped_recipe_runs_its_judge_stage_on_the_first_stages_adapter(tiny_model, data, tmp_path, monkeypatch):
+    import sys
+
+    from safetensors.torch import load_file
+
+    from finetune.recipes import shipped
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "sums.jsonl").write_text(data.read_text())
+    judge = [
+        {"prompt": f"Evaluate if given numbers can reach 24\n{a} {b}:", "completion": " impossible"}
+        for a, b in [(1, 2), (3, 4), (5, 6)]
+    ]
+    (data_dir / shipped.JUDGE_DATA).write_text("".join(json.dumps(r) + "\n" for r in judge * 4))
+    monkeypatch.setattr(shipped, "MIX", {"sums.jsonl": None})
+    monkeypatch.setattr(shipped, "REPEAT", {})
+    args = ["shipped", "--data-dir", str(data_dir), "--out", str(tmp_path / "run"), "--base", str(tiny_model)]
+    args += ["--steps", "2", "--batch-size", "2", "--lora-r", "4", "--judge-epochs", "2", "--judge-batch-size", "4"]
+    monkeypatch.setattr(sys, "argv", [*args, "--copy-to", str(tmp_path / "copy")])
+    shipped.main()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["judge"]["steps"] == 6  # 12 judge prompts / 4, twice
+    first = load_file(str(tmp_path / "run" / "main" / "adapter" / "adapter_model.safetensors"))
+    final = load_file(str(tmp_path / "run" / "judge" / "adapter" / "adapter_model.safetensors"))
+    assert first.keys() == final.keys() and any(not torch.equal(first[k], final[k]) for k in first)
+    copied = b"".join(p.read_bytes() for p in sorted((tmp_path / "copy").glob("adapter.part*")))
+    assert json.loads((tmp_path / "copy" / "summary.json").read_text())["judge"]["steps"] == 6 and copied

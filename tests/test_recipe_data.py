@@ -18,6 +18,7 @@ from finetune.recipes.build_data import build
 from finetune.recipes.gsm8k_programs import gsm8k_react, parse_solution, react_trace
 from finetune.recipes.gsm8k_reinstantiate import Skip, build_program, reinstantiate
 from search import State
+from search.tasks import fill
 from search.tasks import game24_prompts as prompts
 from search.tasks.game24 import Game24, legal_moves, parse_move, validate
 
@@ -295,13 +296,14 @@ def test_build_holds_out_the_dev_splits(tmp_path):
     with csv_path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["Rank", "Puzzles", "AMT (s)"])
-        w.writerows([i, p, 5.0] for i, p in enumerate(puzzles, 1))
+        w.writerows([860 if i == 3 else i, p, 5.0] for i, p in enumerate(puzzles, 1))  # rank 860: "near"
     out = tmp_path / "data"
     summary = build(
         out, gsm8k=gsm, game24=csv_path, reinstantiate=3, tool_items=1, workers=2, n_dev_rows=2, n_dev_puzzles=2
     )
     assert (out / "gsm8k_dev.jsonl").read_text().splitlines() == gsm.read_text().splitlines()[-2:]
     assert (out / "game24_dev.csv").read_text().splitlines()[1:] == csv_path.read_text().splitlines()[-2:]
+    assert (out / "game24_near.csv").read_text().splitlines()[1:] == csv_path.read_text().splitlines()[3:4]
     assert summary["gsm8k_react.jsonl"]["records"] == 3 and summary["gsm8k_reinstantiated.jsonl"]["records"] > 0
     texts = {name: (out / name).read_text() for name in summary}
     questions = [
@@ -312,11 +314,39 @@ def test_build_holds_out_the_dev_splits(tmp_path):
     ]
     assert {_masked(d["question"]) for d in DEV}.isdisjoint(map(_masked, questions))  # not even with new numbers
     game = "".join(text for name, text in texts.items() if name.startswith("game24"))
-    for held in ("1 4 5 6", "1 3 4 6"):
+    for held in ("1 4 5 6", "1 3 4 6", "1 1 3 8"):
         assert f"Input: {held}\\n" not in game and f"Input: {held}\n" not in game
     assert "1 1 4 6" in game
     readme = (out / "README.md").read_text()
     assert "MIT licence, Copyright (c) 2021 OpenAI" in readme and "Copyright (c) 2023 Shunyu Yao" in readme
+
+
+def test_split_puzzles_holds_out_the_hardest_rows_and_the_ranks_beside_the_test_range():
+    lines = ["Rank,Puzzles,AMT (s)"] + [
+        f"{r},1 1 4 {r % 9 + 1},5.0" for r in (1, 2, 850, 851, 900, 901, 1001, 1050, 1051, 1362)
+    ]
+    splits = g24.split_puzzles(lines, n_dev=1)
+    assert [row.split(",")[0] for row in splits["near"]] == ["851", "900", "1001", "1050"]
+    assert [row.split(",")[0] for row in splits["dev"]] == ["1362"]
+    assert [row.split(",")[0] for row in splits["train"]] == ["1", "2", "850", "901", "1051"]
+    no_rank = ["Puzzles", "1 1 4 6", "1 1 11 11", "1 3 4 6"]  # no Rank column: no near split
+    assert g24.split_puzzles(no_rank, n_dev=1) == {"train": ["1 1 4 6", "1 1 11 11"], "dev": ["1 3 4 6"], "near": []}
+
+
+def test_value_all_judges_every_state_a_search_meets_with_the_solvers_label():
+    task = Game24()
+    records = g24.value_all(["4 9 10 13"], random.Random(0), positive_repeat=2, last_negatives=5)
+    states = g24.reachable_states(["4 9 10 13"], task)
+    by_prompt: dict[str, list[str]] = {}
+    for r in records:
+        by_prompt.setdefault(r["prompt"], []).append(r["completion"])
+    for nums, state in states.items():
+        completions = by_prompt[task.value_prompt(state).prompt]  # every 3- and 2-number state is there
+        label = " sure" if g24.solvable(nums) else " impossible"
+        assert completions == [label] * (2 if label == " sure" else 1)
+    ones = [p for p in by_prompt if len(p.splitlines()[-1].split()) == 1]
+    assert len(ones) == 6 and by_prompt[fill(prompts.VALUE_SHORT, numbers="24")][0] == " sure"
+    assert all(c == [" impossible"] for p, c in by_prompt.items() if p in ones and not p.endswith("\n24:"))
 
 
 def test_game24_focus_round_teaches_every_winning_state_and_balances_the_judge(tmp_path):

@@ -137,3 +137,33 @@ def test_dead_end_has_no_proposals_and_bad_puzzle_raises():
         task.initial_state("1 2 3")
     with pytest.raises(ValueError):
         Game24(grammar="sometimes")
+
+
+def test_rules_proposer_lists_every_legal_move_without_asking_the_model():
+    model = ScriptedModel([])  # any call would raise: no replies scripted
+    task = Game24(propose_by="rules")
+    state = task.initial_state("4 9 10 13")
+    assert task.propose(model, state, 8, temperature=0.7, seed=0) == legal_moves([F(4), F(9), F(10), F(13)])
+    two = state.then("13 - 9 = 4 (left: 4 4 10)").then("10 - 4 = 6 (left: 4 6)")
+    assert "6 * 4 = 24 (left: 24)" in task.propose(model, two, 1, temperature=0.7, seed=0)
+    assert model.calls == []
+    with pytest.raises(ValueError, match="propose_by"):
+        Game24(propose_by="solver")
+
+
+def test_rules_proposer_search_finds_what_the_judge_ranks_first():
+    """BFS over every legal move: a judge that rates only the states on one winning line 'sure' leads to it."""
+    from search import solve
+
+    on_line = {"4 4 10", "4 6", "24"}
+
+    def judge(prompt: str) -> str:
+        numbers = prompt.rstrip(":").splitlines()[-1].strip().rstrip(":")
+        if prompt.startswith("Evaluate") and "Answer:" not in prompt:
+            return " sure" if numbers in on_line else " impossible"
+        return "sure"  # the answer judgement
+
+    model = ScriptedModel(judge)
+    result = solve("4 9 10 13", task=Game24(propose_by="rules"), model=model, beam=1, n_evaluate=1)
+    assert validate("4 9 10 13", result.answer)
+    assert result.best_path[:3] == ["13 - 9 = 4 (left: 4 4 10)", "10 - 4 = 6 (left: 4 6)", "6 * 4 = 24 (left: 24)"]

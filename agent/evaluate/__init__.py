@@ -95,6 +95,7 @@ class EvalConfig:
     beam: int = 5  # tot: states kept per level
     evaluator: str = "value"  # tot: value, vote or logprob
     n_generate: int | None = None  # tot: proposal samples per expansion (None: the task's default, 8 for game24)
+    proposer: str | None = None  # tot on game24: "model" or "rules" (every legal move); None: the task's default
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -105,6 +106,8 @@ class EvalConfig:
             raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.n_generate is not None and self.n_generate < 1:
             raise ValueError(f"n_generate must be at least 1, got {self.n_generate}")
+        if self.proposer not in (None, "model", "rules"):
+            raise ValueError(f"proposer must be 'model' or 'rules', got {self.proposer!r}")
 
     @property
     def variant(self) -> str:
@@ -113,13 +116,16 @@ class EvalConfig:
         names = {
             "react": ("max_steps", "temperature"),
             "sc": ("samples", "max_steps", "temperature"),
-            "tot": ("algorithm", "evaluator", "beam", "n_generate", "temperature"),
+            "tot": ("algorithm", "evaluator", "proposer", "beam", "n_generate", "temperature"),
         }.get(self.strategy, ("max_tokens", "temperature"))
         parts = []
         for name in names:
             value = getattr(self, name)
             if value != getattr(defaults, name):
-                parts.append(str(value) if name in ("algorithm", "evaluator") else f"{name}={value:g}")
+                if name in ("algorithm", "evaluator"):
+                    parts.append(str(value))
+                else:
+                    parts.append(f"{name}={value}" if isinstance(value, str) else f"{name}={value:g}")
         return f"{self.strategy}({', '.join(parts)})" if parts else self.strategy
 
 

@@ -84,6 +84,13 @@ def _options(fn: Callable) -> Callable:
             "--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True
         ),
         click.option(
+            "--proposer",
+            type=click.Choice(["model", "rules"]),
+            default=None,
+            help="tot on game24: who proposes moves: the model (n-generate samples) or the rules (every legal "
+            "move; the model still judges). Default: the task's.",
+        ),
+        click.option(
             "--out",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
@@ -153,6 +160,8 @@ def _evaluate(
         if not items:
             raise click.ClickException(f"{data}: no records to evaluate")
         config = EvalConfig(strategy or task.default_strategy, **settings)
+        if config.proposer is not None and (config.strategy != "tot" or task.search_task != "game24"):
+            raise click.ClickException("--proposer is for --strategy tot on game24 (the only task with move rules)")
         out = out or Path("runs/eval") / f"{task.name}-{config.strategy}-{_slug(model_spec)}.jsonl"
         tools = load_tools(tools_spec) if config.strategy in ("react", "sc") else None
         model = load_model(model_spec)

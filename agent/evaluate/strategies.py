@@ -127,6 +127,11 @@ def tot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[T
 
     kwargs = {} if cfg.temperature is None else {"temperature": cfg.temperature}
     question = item.question if task.search_task == "game24" else task.prompt(item)
+    task_options = {}
+    if cfg.proposer is not None:
+        if task.search_task != "game24":
+            raise ValueError(f"--proposer is a Game of 24 option; the {task.name} search has no move rules")
+        task_options["propose_by"] = cfg.proposer
     result = solve(
         question,
         task=task.search_task,
@@ -135,6 +140,7 @@ def tot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[T
         evaluator=cfg.evaluator,
         beam=cfg.beam,
         n_generate=cfg.n_generate,
+        task_options=task_options,
         seed=cfg.seed + item.index,
         **kwargs,
     )

@@ -8,15 +8,17 @@ Python: no model is needed; observations come from the real ``calculator`` and `
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import os
+import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from finetune.recipes.game24_data import DEV_PUZZLES, focus_mix, game24_examples, load_puzzles
+from finetune.recipes.game24_data import DEV_PUZZLES, focus_mix, game24_examples, load_puzzles, split_puzzles, value_all
 from finetune.recipes.gsm8k_programs import DEV_ROWS, gsm8k_react, split_dev
 from finetune.recipes.gsm8k_reinstantiate import gsm8k_reinstantiated
 from finetune.recipes.numbers import template
@@ -41,6 +43,7 @@ DESCRIPTIONS = {
     "game24_judge.jsonl": "Game of 24 answer-judging prompt -> sure/impossible",
     "game24_value_focus.jsonl": "Game of 24 short value prompt over every solvable state and twice as many unsolvable",
     "game24_propose_focus.jsonl": "Game of 24 propose prompt over every puzzle and solvable state -> up to 2 winning moves",
+    "game24_value_all.jsonl": "Game of 24 short value prompt over every state a search judges (solvable ones twice)",
 }
 
 
@@ -103,6 +106,7 @@ def make_families(
     notes["game24_judge.jsonl"] = f"labels: {labels['judge:sure']} sure, {labels['judge:impossible']} impossible"
     focus = focus_mix(train_puzzles, seed)  # the judge as a lookup over all states: repeat it (shipped.REPEAT)
     families["game24_value_focus.jsonl"], families["game24_propose_focus.jsonl"] = focus["value"], focus["propose"]
+    families["game24_value_all.jsonl"] = value_all(train_puzzles, random.Random(seed))
     return families, notes
 
 
@@ -128,9 +132,11 @@ def build(
     train_rows, dev_rows = split_dev([json.loads(line) for line in raw], n_dev_rows)
     (out / "gsm8k_dev.jsonl").write_text("\n".join(raw[-n_dev_rows:]) + "\n", encoding="utf-8")  # byte for byte
     dev_questions = {template(r["question"]) for r in dev_rows}  # also catches dev questions with new numbers
-    lines, puzzles = load_puzzles(game24)
-    (out / "game24_dev.csv").write_text("\n".join([lines[0], *lines[-n_dev_puzzles:]]) + "\n", encoding="utf-8")
-    train_puzzles = puzzles[:-n_dev_puzzles]
+    lines, _ = load_puzzles(game24)
+    splits = split_puzzles(lines, n_dev_puzzles)
+    for split in ("dev", "near"):
+        (out / f"game24_{split}.csv").write_text("\n".join([lines[0], *splits[split]]) + "\n", encoding="utf-8")
+    train_puzzles = [rec["Puzzles"].strip() for rec in csv.DictReader([lines[0], *splits["train"]])]
 
     families, notes = make_families(
         train_rows, train_puzzles, reinstantiate=reinstantiate, seed=seed, tool_items=tool_items, workers=workers
@@ -157,7 +163,8 @@ def build(
         seed=seed,
         train_puzzles=len(train_puzzles),
         dev_rows=len(dev_rows),
-        dev_puzzles=n_dev_puzzles,
+        dev_puzzles=len(splits["dev"]),
+        near_puzzles=len(splits["near"]),
     )
     return summary
 
@@ -185,9 +192,10 @@ def write_readme(out: Path, summary: dict[str, dict[str, Any]], **settings: Any)
             "",
             (
                 f"Held out, never trained on: `gsm8k_dev.jsonl` (the last {settings['dev_rows']} rows of GSM8K "
-                f"train.jsonl, unchanged) and `game24_dev.csv` (the last {settings['dev_puzzles']} puzzles of 24-dev.csv; "
-                "training used the "
-                f"{settings['train_puzzles']} before them). Do not point the trainer at these two files."
+                f"train.jsonl, unchanged), `game24_dev.csv` (the last {settings['dev_puzzles']} puzzles of "
+                f"24-dev.csv, the hardest) and `game24_near.csv` ({settings['near_puzzles']} puzzles ranked "
+                "851-900 and 1001-1050, beside the Tree-of-Thoughts paper's test range 901-1000, as hard as it); "
+                f"training used the other {settings['train_puzzles']}. Do not point the trainer at these files."
             ),
             "",
             "## Licences",

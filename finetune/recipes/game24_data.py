@@ -13,7 +13,9 @@ search sends to ``Model.complete``:
 * *answer*: the three moves -> `` (...) = 24`` (what follows ``Answer:``), and *judge*: an answer
   -> sure/impossible.
 
-Puzzles come from ``24-dev.csv`` only; the last ``DEV_PUZZLES`` are never used for training.
+Puzzles come from ``24-dev.csv`` only, and two held-out splits are never used for training
+(:func:`split_puzzles`): ``dev``, the last ``DEV_PUZZLES`` rows (the hardest puzzles), and ``near``, the
+puzzles ranked next to the ToT paper's test range (ranks 901-1000, which ``24-dev.csv`` leaves out).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from search.tasks.game24 import Game24, compose, validate
 log = logging.getLogger(__name__)
 
 DEV_PUZZLES = 100  # the last rows of 24-dev.csv: held out from every training example
+# ranks on both sides of the paper's test range 901-1000: a held-out split as hard as the test
+NEAR_RANKS = ((851, 900), (1001, 1050))
 Nums = tuple[Fraction, ...]
 
 
@@ -48,6 +52,32 @@ def load_puzzles(path: str | Path) -> tuple[list[str], list[str]]:
     if not rows or "Puzzles" not in rows[0]:
         raise ValueError(f"{path}: expected a CSV with a 'Puzzles' column")
     return text, [r["Puzzles"].strip() for r in rows]
+
+
+def split_puzzles(lines: list[str], n_dev: int = DEV_PUZZLES) -> dict[str, list[str]]:
+    """The CSV rows (header not included) of each split of ``24-dev.csv``: ``dev`` (the last ``n_dev``
+    rows), ``near`` (ranks in :data:`NEAR_RANKS`; none when the file has no ``Rank`` column) and
+    ``train`` (the rest)."""
+    header, rows = lines[0], [line for line in lines[1:] if line.strip()]
+    records = list(csv.DictReader([header, *rows]))
+    dev = set(range(len(rows) - n_dev, len(rows))) if n_dev else set()
+
+    def near(rec: dict[str, str]) -> bool:
+        rank = (rec.get("Rank") or "").strip()
+        return rank.isdigit() and any(lo <= int(rank) <= hi for lo, hi in NEAR_RANKS)
+
+    near_rows = {i for i, rec in enumerate(records) if i not in dev and near(rec)}
+    return {
+        "train": [row for i, row in enumerate(rows) if i not in dev and i not in near_rows],
+        "dev": [rows[i] for i in sorted(dev)],
+        "near": [rows[i] for i in sorted(near_rows)],
+    }
+
+
+def puzzles_of(path: str | Path, split: str = "train", n_dev: int = DEV_PUZZLES) -> list[str]:
+    """The ``Puzzles`` column of one split (``train``, ``dev`` or ``near``) of ``24-dev.csv``."""
+    lines, _ = load_puzzles(path)
+    return [rec["Puzzles"].strip() for rec in csv.DictReader([lines[0], *split_puzzles(lines, n_dev)[split]])]
 
 
 def key(numbers: list[Fraction] | Nums) -> Nums:
@@ -227,6 +257,39 @@ def value_examples(
             for nums, state in chosen
         ],
     }
+
+
+def value_all(
+    puzzles: list[str], rng: random.Random, positive_repeat: int = 2, last_negatives: int = 1000
+) -> list[dict[str, Any]]:
+    """Short-prompt value examples over *every* state the search judges below ``puzzles``: each distinct
+    3- and 2-number state once (solvable ones ``positive_repeat`` times), plus the one-number states: ``24``
+    (``sure``) as often as there are two-number solvable states, and ``last_negatives`` other numbers.
+
+    With every legal move proposed (``--proposer rules``), these are exactly the states a search over a
+    training puzzle meets; most states of other puzzles are among them (``bench/game24_bounds.py --overlap``).
+    """
+    task = Game24()
+    found = reachable_states(puzzles, task)
+    records: list[dict[str, Any]] = []
+    last: dict[Nums, State] = {}
+    for nums, state in found.items():
+        label = "sure" if solvable(nums) else "impossible"
+        copies = positive_repeat if label == "sure" else 1
+        records += [raw_record(task.value_prompt(state).prompt, " " + label)] * copies
+        if len(nums) == 2:
+            for line, left in _legal(nums):
+                last.setdefault(left, state.then(line))
+    wins = sum(1 for nums in found if len(nums) == 2 and solvable(nums))
+    misses = [s for n, s in last.items() if n != (24,)]
+    chosen = [last[(24,)]] * max(1, wins) if (24,) in last else []
+    chosen += rng.sample(misses, min(last_negatives, len(misses)))
+    records += [
+        raw_record(task.value_prompt(s).prompt, " " + ("sure" if task.numbers(s) == [24] else "impossible"))
+        for s in chosen
+    ]
+    rng.shuffle(records)
+    return records
 
 
 def propose_examples(puzzles: list[str], rng: random.Random, per_state: int = 2) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ minutes (value: ~3 s per 32 examples on 2 cores; propose ~9 s; a tool-use replay
   ``--moves`` moves that keep 24 reachable (the task's propose prompt -> one move);
 * *replay*: records of other families (``FILE:COUNT``), so the tool-use skills are not forgotten.
 
-Puzzles are the rows of ``24-dev.csv`` before the last ``DEV_PUZZLES`` (held out), as in build_data.
+Puzzles are the training split of ``24-dev.csv`` (``game24_data.split_puzzles``), as in build_data.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import random
 from pathlib import Path
 
 from finetune.recipes.build_data import DATA_DIR
-from finetune.recipes.game24_data import DEV_PUZZLES, focus_mix, load_puzzles
+from finetune.recipes.game24_data import focus_mix, puzzles_of
 from finetune.recipes.mix import take, write_mix
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _, puzzles = load_puzzles(args.game24)
     rng = random.Random(args.seed)
-    by_kind = focus_mix(puzzles[:-DEV_PUZZLES], args.seed, args.negatives, args.moves)
+    by_kind = focus_mix(puzzles_of(args.game24, "train"), args.seed, args.negatives, args.moves)
     by_kind["value"] = by_kind["value"] * args.value_repeat
     lines = [json.dumps(r, ensure_ascii=False) for records in by_kind.values() for r in records]
     try:

@@ -7,6 +7,12 @@
 On a GPU the whole recipe fits in one call of a few minutes (bf16); on a CPU give it hours
 (``--budget-seconds 14400``) or fewer examples. The budget is turned into a step count by a short
 probe run, so the cosine schedule ends where the budget does.
+
+``--judge-epochs N`` adds a second stage: the Game of 24 judge learns ``game24_value_all.jsonl`` (every
+state a search over a training puzzle judges, ~38k short prompts) for N passes, starting from the
+first stage's adapter, in large batches (``--judge-batch-size``; the prompts are ~30 tokens). The
+judge is a lookup that needs several passes (one left it at chance), and most states of unseen
+puzzles are among the training puzzles' states (``bench/game24_bounds.py --near --overlap``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ MIX: dict[str, int | None] = {
     "game24_answer.jsonl": 1000,
     "game24_judge.jsonl": 1000,
 }
+JUDGE_DATA = "game24_value_all.jsonl"  # the second stage's data (--judge-epochs)
 # family file -> copies in the mix: the value judge is a lookup over a few thousand states, learned only
 # after several passes (one CPU epoch left it at chance; ten passes over the 2-number states taught it)
 REPEAT: dict[str, int] = {"game24_value_focus.jsonl": 8, "game24_propose_focus.jsonl": 2}
@@ -102,6 +109,9 @@ def main() -> None:
     ap.add_argument("--init-adapter", default=None, help="go on training this adapter (a run's adapter/ dir)")
     ap.add_argument("--only", nargs="*", default=None, help="mix only these family files (default: all of MIX)")
     ap.add_argument("--copy-to", type=Path, default=None, help="copy the adapter (fp16, split < 15 MB) here")
+    ap.add_argument("--judge-epochs", type=float, default=0.0, help="then train the judge on value_all (passes)")
+    ap.add_argument("--judge-batch-size", type=int, default=128)
+    ap.add_argument("--judge-lr", type=float, default=4e-4)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -145,10 +155,40 @@ def main() -> None:
         "wall_seconds": time.time() - t0,
         "config": cfg,
     }
+    adapter = Path(result.adapter)
+    if args.judge_epochs > 0:
+        judge = train(
+            TrainConfig(
+                data=str(args.data_dir / JUDGE_DATA),
+                out=str(args.out / "judge"),
+                base=args.base,
+                lora_r=args.lora_r,
+                lora_alpha=2 * args.lora_r,
+                lr=args.judge_lr,
+                batch_size=args.judge_batch_size,
+                seq_len=64,
+                seed=args.seed,
+                warmup_ratio=0.03,
+                init_adapter=str(adapter),
+                epochs=args.judge_epochs,
+                save_every=0,
+                dev_fraction=0.0,
+                eval_generations=0,
+            )
+        )
+        adapter = Path(judge.adapter)
+        summary["judge"] = {
+            "steps": judge.steps,
+            "examples": judge.examples,
+            "losses_first": judge.losses[:5],
+            "losses_last": judge.losses[-5:],
+            "train_seconds": judge.seconds,
+        }
+        summary["wall_seconds"] = time.time() - t0
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     log.info("summary: %s", json.dumps(summary))
     if args.copy_to:
-        copy_adapter(Path(result.adapter), args.copy_to, summary)
+        copy_adapter(adapter, args.copy_to, summary)
 
 
 def copy_adapter(adapter: Path, dest: Path, summary: dict, chunk: int = 15 * 2**20) -> None:

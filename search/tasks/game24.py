@@ -14,6 +14,10 @@ filter on the *format* of a move (what a game engine does when it refuses an ill
 move), not a judgement of how promising the move is: that is left to the evaluator.
 With ``grammar="moves"`` the same legality is enforced while sampling: the GBNF grammar
 lists exactly the legal moves, so a small model spends its tokens on choosing among them.
+With ``propose_by="rules"`` the thought generator is the game's move generator instead of the
+model: every legal move is a child (as a chess engine's search expands every legal move), and the
+model's only role is the evaluator's. A 135M model samples these moves about uniformly at
+random (``bench/game24_proposals.py``), so listing them all loses nothing and costs no tokens.
 :func:`validate` checks a final answer exactly; it is for scoring only.
 """
 
@@ -56,6 +60,8 @@ class Game24:
         n_generate: propose samples per expansion when the search gives none.
         grammar: ``"moves"``: sample only legal moves (a grammar listing them); ``"format"``:
             any line shaped like a move; ``"off"``: free text, parsed afterwards.
+        propose_by: ``"model"``: moves are sampled from the model (``n_generate`` per expansion);
+            ``"rules"``: every legal move, from the rules (no model call; ``n_generate`` unused).
         answer_by: ``"steps"`` (default): the expression is composed from the model's own moves by
             bookkeeping (no check of the result); ``"model"``: the last step is the model writing the
             expression, as in the paper (small models copy their moves into a wrong expression).
@@ -73,6 +79,7 @@ class Game24:
     n_generate: int | None = None  # None: 8 one-move samples ("sample"), 1 list of moves ("list", the paper)
     grammar: Literal["moves", "format", "off"] = "moves"
     answer_by: Literal["model", "steps"] = "steps"
+    propose_by: Literal["model", "rules"] = "model"
     value_grammar: bool = True
     max_moves: int = 8
     n_answers: int = 3
@@ -86,6 +93,8 @@ class Game24:
             raise ValueError(f"grammar must be 'moves', 'format' or 'off', not {self.grammar!r}")
         if self.answer_by not in ("model", "steps"):
             raise ValueError(f"answer_by must be 'model' or 'steps', not {self.answer_by!r}")
+        if self.propose_by not in ("model", "rules"):
+            raise ValueError(f"propose_by must be 'model' or 'rules', not {self.propose_by!r}")
 
     def initial_state(self, question: str) -> State:
         numbers = puzzle_numbers(question)
@@ -108,6 +117,8 @@ class Game24:
             return []
         if len(numbers) == 1:
             return self._answers(model, state, temperature, seed)
+        if self.propose_by == "rules":
+            return legal_moves(numbers)
         query = self._propose_query(numbers)
         out = ask(model, query, n=n, temperature=temperature, seed=seed)
         steps: dict[str, None] = {}

@@ -60,18 +60,12 @@ impossible
 $numbers
 """
 
-# The same examples and verdicts as VALUE, without the reasoning lines: for when a grammar makes
-# the model answer with the label alone, so the examples show exactly that format (and the
-# prompt is a fifth as long, which matters on a CPU).
+# For when a grammar makes the model answer with the label alone: the instruction and the numbers, no
+# examples. A model trained to judge (finetune/recipes/game24_data.value_all) needs none, and at 20
+# tokens instead of 98 a search judging every legal move, and the judge's training, cost a fifth on a
+# CPU. (Until stop 10 it held VALUE's eight examples as "10 14: sure" lines; an untrained model judges
+# at chance either way: bench/game24_judge.py.)
 VALUE_SHORT = """Evaluate if given numbers can reach 24 (sure/likely/impossible)
-10 14: sure
-11 12: impossible
-4 4 10: sure
-4 9 11: sure
-5 7 8: likely
-5 6 6: likely
-10 10 11: impossible
-1 3 3: impossible
 $numbers:"""
 
 VALUE_LAST_STEP = """Use numbers and basic arithmetic operations (+ - * /) to obtain 24. Given an input and an answer, \
