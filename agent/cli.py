@@ -111,15 +111,20 @@ def cli(verbose: int) -> None:
     "--n-generate",
     type=click.IntRange(1, 256),
     default=None,
-    help="ToT proposal samples per expansion. Default: the task's (8 for game24).",
+    help="ToT proposal samples per expansion. Default: the task's (8 for game24 --proposer model).",
 )
-@click.option("--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True)
+@click.option(
+    "--evaluator",
+    type=click.Choice(["value", "vote", "logprob"]),
+    default=None,
+    help="ToT state evaluator. Default: the task's (logprob for game24, value otherwise).",
+)
 @click.option(
     "--proposer",
     type=click.Choice(["model", "rules"]),
     default=None,
     help="ToT on game24: moves sampled from the model, or every legal move from the rules (the model still "
-    "judges). Default: the task's.",
+    "judges). Default: the task's (rules).",
 )
 @click.option(
     "--tree",
@@ -142,7 +147,7 @@ def solve(
     algorithm: str,
     beam: int,
     n_generate: int | None,
-    evaluator: str,
+    evaluator: str | None,
     proposer: str | None,
     tree: Path | None,
 ) -> None:

@@ -83,7 +83,7 @@ def run_tot(
     task: str,
     algorithm: str,
     beam: int,
-    evaluator: str,
+    evaluator: str | None,
     tree: Path | None,
     seed: int,
     n_generate: int | None = None,

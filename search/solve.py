@@ -42,7 +42,7 @@ def solve(
     task: str | Task = "game24",
     model: Model | None = None,
     algorithm: str = "bfs",
-    evaluator: object = "value",
+    evaluator: object = None,
     beam: int = 5,
     n_generate: int | None = None,
     n_evaluate: int = 3,
@@ -59,7 +59,8 @@ def solve(
         task: ``"game24"``, ``"gsm8k"``, ``"generic"`` or a :class:`search.Task`.
         model: the model; ``None`` loads the embedded default (:func:`agent.load_model`).
         algorithm: ``"bfs"`` (the paper's beam search), ``"dfs"`` or ``"mcts"``.
-        evaluator: ``"value"`` or ``"vote"`` (the model judges: model-only), ``"logprob"``,
+        evaluator: ``None``: the task's ``default_evaluator`` if it has one (``"logprob"`` for game24),
+            else ``"value"``; ``"value"`` or ``"vote"`` (the model judges: model-only), ``"logprob"``,
             an :class:`search.Evaluator`, a :class:`search.evaluators.LearnedScorer`, or a
             callable ``f(question, state) -> float`` (a verifier: reported as not model-only).
         beam: BFS states kept per level (the paper's b).
@@ -91,6 +92,8 @@ def solve(
         task = get_task(task, **(task_options or {}))
     elif not isinstance(task, Task):
         raise TypeError(f"{task!r} is not a task: give a name ({', '.join(TASKS)}) or a search.Task")
+    if evaluator is None:
+        evaluator = getattr(task, "default_evaluator", "value")
     config = _config(
         beam=beam,
         n_generate=n_generate,

@@ -215,7 +215,7 @@ def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
     task = get_task("game24")
     config = EvalConfig("tot", beam=3, n_generate=16)
     summary = run_eval(task, task.load(csv_file), ScriptedModel([]), config, tmp_path / "o.jsonl")
-    assert seen[0] == ("4 6 4 8", "game24", "bfs", "value", 3, 0, 16) and seen[1][-2] == 1
+    assert seen[0] == ("4 6 4 8", "game24", "bfs", None, 3, 0, 16) and seen[1][-2] == 1  # None: the task's
     assert (summary.n, summary.correct, summary.tokens_per_item) == (2, 1, 40)  # 1 1 1 1: same answer, invalid
     assert summary.n_checked == 8 and summary.faithfulness == 1.0  # 4 claims per path, answer line included
 

@@ -12,6 +12,10 @@ from search import Query, SearchResult, State, Task, solve
 from search.tasks.game24 import compose, legal_moves, puzzle_numbers, validate
 
 
+# the scripted models below propose moves and judge with sampled labels (not game24's defaults)
+MODEL_PROPOSES = {"evaluator": "value", "task_options": {"propose_by": "model"}}
+
+
 def solvable(numbers: list[Fraction]) -> bool:
     return _solvable(tuple(sorted(numbers)))
 
@@ -104,7 +108,7 @@ def test_toy_task_satisfies_the_protocol():
 @pytest.mark.parametrize("beam", [1, 2, 5])
 def test_bfs_keeps_exactly_beam_states_per_level_and_solves(beam):
     model = oracle_model()
-    result = solve("4 9 10 13", task="game24", model=model, algorithm="bfs", beam=beam, n_evaluate=1)
+    result = solve("4 9 10 13", task="game24", model=model, algorithm="bfs", beam=beam, n_evaluate=1, **MODEL_PROPOSES)
     assert isinstance(result, SearchResult)
     g = result.tree
     for depth in range(1, 5):
@@ -121,7 +125,7 @@ def test_bfs_keeps_exactly_beam_states_per_level_and_solves(beam):
 
 def test_bfs_sampled_selection_is_repeatable_and_keeps_beam():
     runs = [
-        solve("4 9 10 13", model=oracle_model(), beam=3, selection="sample", seed=7, n_evaluate=1) for _ in range(2)
+        solve("4 9 10 13", model=oracle_model(), beam=3, selection="sample", seed=7, n_evaluate=1, **MODEL_PROPOSES) for _ in range(2)
     ]
     kept = [[n for n, d in r.tree.nodes(data=True) if d["depth"] == 1 and not d["pruned"]] for r in runs]
     assert kept[0] == kept[1] and len(kept[0]) == 3
@@ -167,14 +171,14 @@ def test_mcts_visits_grow_and_rewards_back_propagate():
 
 
 def test_mcts_on_game24_reaches_an_answer():
-    result = solve("4 9 10 13", model=oracle_model(), algorithm="mcts", iterations=2, n_evaluate=1)
+    result = solve("4 9 10 13", model=oracle_model(), algorithm="mcts", iterations=2, n_evaluate=1, **MODEL_PROPOSES)
     assert validate("4 9 10 13", result.answer)
     assert result.tree.nodes[0]["visits"] == 2
 
 
 def test_same_value_prompt_is_judged_once_across_the_search():
     model = oracle_model()
-    solve("4 9 10 13", model=model, beam=3, n_evaluate=2)
+    solve("4 9 10 13", model=model, beam=3, n_evaluate=2, **MODEL_PROPOSES)
     value_prompts = [c["prompt"] for c in model.calls if not c["prompt"].endswith(("steps:\n", "Answer:"))]
     assert len(value_prompts) == len(set(value_prompts))  # e.g. "4 4 10" left by different moves: one call
     assert all(c["n"] == 2 for c in model.calls if c["prompt"] in value_prompts)
@@ -198,7 +202,7 @@ def test_solve_rejects_unknown_strategies(kwargs):
 
 def test_stats_count_model_calls_and_tokens():
     model = oracle_model()
-    result = solve("4 9 10 13", model=model, beam=2, n_evaluate=1)
+    result = solve("4 9 10 13", model=model, beam=2, n_evaluate=1, **MODEL_PROPOSES)
     s = result.stats
     assert s["model_calls"] == len(model.calls)
     assert s["prompt_tokens"] == sum(model.count_tokens(c["prompt"]) for c in model.calls)
@@ -210,7 +214,14 @@ def test_stats_count_model_calls_and_tokens():
 def test_to_dict_is_json_ready_and_task_options_reach_the_task():
     import json
 
-    result = solve("4 9 10 13", model=oracle_model(), beam=2, n_evaluate=1, task_options={"answer_by": "steps"})
+    result = solve(
+        "4 9 10 13",
+        model=oracle_model(),
+        beam=2,
+        n_evaluate=1,
+        evaluator="value",
+        task_options={"answer_by": "steps", "propose_by": "model"},
+    )
     data = json.loads(json.dumps(result.to_dict()))
     assert set(data) == {"answer", "best_path", "stats"} and data["stats"]["nodes"] == result.tree.number_of_nodes()
     assert validate("4 9 10 13", data["answer"])

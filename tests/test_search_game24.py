@@ -79,14 +79,16 @@ def test_propose_keeps_only_legal_distinct_moves():
         "13 - 9 = 4 (left: 4 4 10)\n"
     )
     model = ScriptedModel([reply])
-    steps = Game24(grammar="off", style="list").propose(model, State("4 9 10 13"), 1, temperature=0.7, seed=0)
+    steps = Game24(grammar="off", style="list", propose_by="model").propose(
+        model, State("4 9 10 13"), 1, temperature=0.7, seed=0
+    )
     assert steps == ["13 - 9 = 4 (left: 4 4 10)", "10 - 4 = 6 (left: 6 9 13)"]
     assert model.calls[0]["grammar"] is None
 
 
 def test_moves_grammar_lists_every_legal_move_and_n_samples_go_in_one_call():
     model = ScriptedModel(lambda p: "4 + 9 = 13 (left: 10 13 13)\n")
-    Game24().propose(model, State("4 9 10 13"), 3, temperature=0.7, seed=1)
+    Game24(propose_by="model").propose(model, State("4 9 10 13"), 3, temperature=0.7, seed=1)
     assert len(model.calls) == 1 and model.calls[0]["n"] == 3
     grammar = model.calls[0]["grammar"]
     for move in legal_moves([F(4), F(9), F(10), F(13)]):
@@ -164,6 +166,19 @@ def test_rules_proposer_search_finds_what_the_judge_ranks_first():
         return "sure"  # the answer judgement
 
     model = ScriptedModel(judge)
-    result = solve("4 9 10 13", task=Game24(propose_by="rules"), model=model, beam=1, n_evaluate=1)
+    result = solve("4 9 10 13", task=Game24(), model=model, beam=1, n_evaluate=1, evaluator="value")
     assert validate("4 9 10 13", result.answer)
     assert result.best_path[:3] == ["13 - 9 = 4 (left: 4 4 10)", "10 - 4 = 6 (left: 4 6)", "6 * 4 = 24 (left: 24)"]
+
+
+def test_game24_defaults_are_the_rules_proposer_and_the_logprob_judge():
+    from search import solve
+
+    model = ScriptedModel(lambda prompt: "sure")
+    result = solve("4 9 10 13", task="game24", model=model, beam=2)
+    assert result.stats["evaluator"] == "logprob" and result.stats["model_only"]
+    assert all(c["grammar"] in ('root ::= "sure"', 'root ::= "impossible"') for c in model.calls)  # judging only
+    assert (
+        solve("4 9 10 13", task="game24", model=ScriptedModel(lambda p: "sure"), evaluator="value").stats["evaluator"]
+        == "value"
+    )

@@ -93,7 +93,7 @@ class EvalConfig:
     max_tokens: int = 384  # direct and cot: the longest completion
     algorithm: str = "bfs"  # tot: bfs, dfs or mcts
     beam: int = 5  # tot: states kept per level
-    evaluator: str = "value"  # tot: value, vote or logprob
+    evaluator: str | None = None  # tot: value, vote or logprob; None: the task's (logprob for game24)
     n_generate: int | None = None  # tot: proposal samples per expansion (None: the task's default, 8 for game24)
     proposer: str | None = None  # tot on game24: "model" or "rules" (every legal move); None: the task's default
 

@@ -78,17 +78,20 @@ def _options(fn: Callable) -> Callable:
             "--n-generate",
             type=click.IntRange(1, 256),
             default=None,
-            help="tot: proposal samples per expansion. Default: the task's (8 for game24).",
+            help="tot: proposal samples per expansion. Default: the task's (8 for game24 --proposer model).",
         ),
         click.option(
-            "--evaluator", type=click.Choice(["value", "vote", "logprob"]), default="value", show_default=True
+            "--evaluator",
+            type=click.Choice(["value", "vote", "logprob"]),
+            default=None,
+            help="tot: the state evaluator. Default: the task's (logprob for game24, value otherwise).",
         ),
         click.option(
             "--proposer",
             type=click.Choice(["model", "rules"]),
             default=None,
             help="tot on game24: who proposes moves: the model (n-generate samples) or the rules (every legal "
-            "move; the model still judges). Default: the task's.",
+            "move; the model still judges). Default: the task's (rules).",
         ),
         click.option(
             "--out",
