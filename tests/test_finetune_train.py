@@ -452,9 +452,10 @@ def test_shipped_recipe_runs_its_judge_stage_on_the_first_stages_adapter(tiny_mo
     monkeypatch.setattr(sys, "argv", [*args, "--copy-to", str(tmp_path / "copy")])
     shipped.main()
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["steps"] == 2 and summary["judge"]["steps"] == 6  # 12 judge prompts / 4, twice
+    n_mix = len((tmp_path / "run" / "mix.jsonl").read_text().splitlines())
+    assert summary["steps"] == 2 and summary["judge"]["examples"] == 12 + n_mix  # judge prompts + all replayed
     first = load_file(str(tmp_path / "run" / "main" / "adapter" / "adapter_model.safetensors"))
     final = load_file(str(tmp_path / "run" / "judge" / "adapter" / "adapter_model.safetensors"))
     assert first.keys() == final.keys() and any(not torch.equal(first[k], final[k]) for k in first)
     copied = b"".join(p.read_bytes() for p in sorted((tmp_path / "copy").glob("adapter.part*")))
-    assert json.loads((tmp_path / "copy" / "summary.json").read_text())["judge"]["steps"] == 6 and copied
+    assert json.loads((tmp_path / "copy" / "summary.json").read_text())["judge"] == summary["judge"] and copied

@@ -11,7 +11,6 @@ from agent.backends.fake import ScriptedModel
 from search import Query, SearchResult, State, Task, solve
 from search.tasks.game24 import compose, legal_moves, puzzle_numbers, validate
 
-
 # the scripted models below propose moves and judge with sampled labels (not game24's defaults)
 MODEL_PROPOSES = {"evaluator": "value", "task_options": {"propose_by": "model"}}
 
@@ -125,7 +124,8 @@ def test_bfs_keeps_exactly_beam_states_per_level_and_solves(beam):
 
 def test_bfs_sampled_selection_is_repeatable_and_keeps_beam():
     runs = [
-        solve("4 9 10 13", model=oracle_model(), beam=3, selection="sample", seed=7, n_evaluate=1, **MODEL_PROPOSES) for _ in range(2)
+        solve("4 9 10 13", model=oracle_model(), beam=3, selection="sample", seed=7, n_evaluate=1, **MODEL_PROPOSES)
+        for _ in range(2)
     ]
     kept = [[n for n, d in r.tree.nodes(data=True) if d["depth"] == 1 and not d["pruned"]] for r in runs]
     assert kept[0] == kept[1] and len(kept[0]) == 3

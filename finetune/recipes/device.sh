@@ -8,7 +8,7 @@
 #
 # Sizing (H200, round 1: 310 steps x 32 in 102 s at seq-len 768): STEPS=1500 takes ~8 min, under
 # the 600 s a call may run; the judge stage (JUDGE_EPOCHS passes over ~38k prompts of ~30
-# tokens, batch 128) adds about a minute. 3200 steps would not fit one call.
+# tokens, with 3,000 replayed records, batch 64) adds about two minutes. 3200 steps would not fit one call.
 #
 # Call b trains (finetune/recipes/shipped.py) and writes the adapter to $OUT/adapter as fp16 parts
 # under 16 MB: here, `cat adapter.part* > adapter_model.safetensors` (see finetune/recipes/README.md).
