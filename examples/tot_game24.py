@@ -2,8 +2,10 @@
 
     python examples/tot_game24.py "4 9 10 13" --algorithm bfs --beam 5 --tree tree.html
 
-The model (the embedded SmolLM2-135M by default) proposes the moves and judges the states;
-the answer is checked afterwards, for the report only.
+Every legal move is tried (the game's rules propose) and the model (the embedded SmolLM2-135M by
+default, whose adapter was trained to judge) ranks the states by its P(sure); ``--proposer model
+--evaluator value`` is the paper's setting, where the model also proposes. The answer is checked
+afterwards, for the report only.
 """
 
 import argparse
@@ -19,7 +21,8 @@ def main() -> None:
     parser.add_argument("puzzle", nargs="?", default="4 9 10 13")
     parser.add_argument("--model", default=None, help="a .gguf file; default: the embedded model")
     parser.add_argument("--algorithm", default="bfs", choices=["bfs", "dfs", "mcts"])
-    parser.add_argument("--evaluator", default="value", choices=["value", "vote"])
+    parser.add_argument("--evaluator", default="logprob", choices=["logprob", "value", "vote"])
+    parser.add_argument("--proposer", default="rules", choices=["rules", "model"])
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tree", default="tree.html", help="where to write the tree (.html, .json or .graphml)")
@@ -27,7 +30,13 @@ def main() -> None:
 
     model = load_model(args.model, n_threads=args.threads)
     result = solve(
-        args.puzzle, task="game24", model=model, algorithm=args.algorithm, evaluator=args.evaluator, beam=args.beam
+        args.puzzle,
+        task="game24",
+        model=model,
+        algorithm=args.algorithm,
+        evaluator=args.evaluator,
+        beam=args.beam,
+        task_options={"propose_by": args.proposer},
     )
     print("path:")
     for step in result.best_path:

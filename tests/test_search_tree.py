@@ -26,7 +26,15 @@ def result():
             return " (10 - 4) * (13 - 9) = 24"
         return [" sure", " likely", " impossible"][len(prompt) % 3]
 
-    return solve("4 9 10 13", model=ScriptedModel(model), beam=2, n_evaluate=2, n_generate=3)
+    return solve(
+        "4 9 10 13",
+        model=ScriptedModel(model),
+        beam=2,
+        n_evaluate=2,
+        n_generate=3,
+        evaluator="value",
+        task_options={"propose_by": "model"},  # this scripted model proposes
+    )
 
 
 def assert_same_graph(a: nx.DiGraph, b: nx.DiGraph):
