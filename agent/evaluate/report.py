@@ -106,18 +106,22 @@ def bar_plot(summaries: list[Summary], path: str | Path) -> Path:
         width = 0.8 / len(models)
         for j, model in enumerate(models):
             acc = {s.strategy: 100 * s.accuracy for s in rows if s.model == model}
-            xs = [i + (j - (len(models) - 1) / 2) * width for i in range(len(strategies))]
-            bars = ax.bar(xs, [acc.get(st, 0.0) for st in strategies], width, label=model, color=colours[model])
+            ran = [i for i, st in enumerate(strategies) if st in acc]  # no bar (not a 0) where it did not run
+            xs = [i + (j - (len(models) - 1) / 2) * width for i in ran]
+            heights = [acc[strategies[i]] for i in ran]
+            bars = ax.bar(xs, heights, width, label=model, color=colours[model])
             ax.bar_label(bars, fmt="%.0f", fontsize="x-small")
-        ax.set_xticks(range(len(strategies)), strategies)
+        ax.set_xticks(range(len(strategies)), strategies, rotation=20, ha="right", fontsize="small")
         ax.set_title(task)
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]  # one legend under all panels
-    fig.legend(handles, list(colours), loc="lower center", ncol=min(len(colours), 2), fontsize="small", frameon=False)
-    fig.tight_layout(rect=(0, 0.06 * ((len(colours) + 1) // 2), 1, 1))
+    fig.tight_layout()
+    fig.legend(
+        handles, list(colours), loc="upper center", bbox_to_anchor=(0.5, 0), ncol=1, fontsize="small", frameon=False
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
