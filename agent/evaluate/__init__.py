@@ -109,6 +109,15 @@ class EvalConfig:
         if self.proposer not in (None, "model", "rules"):
             raise ValueError(f"proposer must be 'model' or 'rules', got {self.proposer!r}")
 
+    def check(self, task: EvalTask) -> None:
+        """Refuse options ``task`` cannot take.
+
+        Raises:
+            ValueError: a proposer for anything but a Game of 24 search.
+        """
+        if self.proposer is not None and (self.strategy != "tot" or task.search_task != "game24"):
+            raise ValueError("--proposer is for --strategy tot on game24 (the only task with move rules)")
+
     @property
     def variant(self) -> str:
         """The strategy with its non-default options, e.g. ``tot(logprob, n_generate=16)``: how results are grouped."""

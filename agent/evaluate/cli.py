@@ -163,8 +163,7 @@ def _evaluate(
         if not items:
             raise click.ClickException(f"{data}: no records to evaluate")
         config = EvalConfig(strategy or task.default_strategy, **settings)
-        if config.proposer is not None and (config.strategy != "tot" or task.search_task != "game24"):
-            raise click.ClickException("--proposer is for --strategy tot on game24 (the only task with move rules)")
+        config.check(task)  # before the model loads
         out = out or Path("runs/eval") / f"{task.name}-{config.strategy}-{_slug(model_spec)}.jsonl"
         tools = load_tools(tools_spec) if config.strategy in ("react", "sc") else None
         model = load_model(model_spec)

@@ -94,6 +94,7 @@ def run_eval(
     Returns:
         The summary over all ``items`` (those skipped count with their earlier records).
     """
+    config.check(task)
     model_name = getattr(model, "name", type(model).__name__)
     if tools is None and config.strategy in AGENTIC:
         tools = load_tools()  # once for the run (not per item), and named in every record

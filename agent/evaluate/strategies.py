@@ -127,11 +127,7 @@ def tot(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[T
 
     kwargs = {} if cfg.temperature is None else {"temperature": cfg.temperature}
     question = item.question if task.search_task == "game24" else task.prompt(item)
-    task_options = {}
-    if cfg.proposer is not None:
-        if task.search_task != "game24":
-            raise ValueError(f"--proposer is a Game of 24 option; the {task.name} search has no move rules")
-        task_options["propose_by"] = cfg.proposer
+    task_options = {} if cfg.proposer is None else {"propose_by": cfg.proposer}  # checked by run_eval
     result = solve(
         question,
         task=task.search_task,

@@ -8,7 +8,6 @@ Python: no model is needed; observations come from the real ``calculator`` and `
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import os
@@ -18,7 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from finetune.recipes.game24_data import DEV_PUZZLES, focus_mix, game24_examples, load_puzzles, split_puzzles, value_all
+from finetune.recipes.game24_data import (
+    DEV_PUZZLES,
+    focus_mix,
+    game24_examples,
+    load_puzzles,
+    puzzle_column,
+    split_puzzles,
+    value_all,
+)
 from finetune.recipes.gsm8k_programs import DEV_ROWS, gsm8k_react, split_dev
 from finetune.recipes.gsm8k_reinstantiate import gsm8k_reinstantiated
 from finetune.recipes.numbers import template
@@ -136,7 +143,7 @@ def build(
     splits = split_puzzles(lines, n_dev_puzzles)
     for split in ("dev", "near"):
         (out / f"game24_{split}.csv").write_text("\n".join([lines[0], *splits[split]]) + "\n", encoding="utf-8")
-    train_puzzles = [rec["Puzzles"].strip() for rec in csv.DictReader([lines[0], *splits["train"]])]
+    train_puzzles = puzzle_column(lines[0], splits["train"])
 
     families, notes = make_families(
         train_rows, train_puzzles, reinstantiate=reinstantiate, seed=seed, tool_items=tool_items, workers=workers

@@ -74,10 +74,15 @@ def split_puzzles(lines: list[str], n_dev: int = DEV_PUZZLES) -> dict[str, list[
     }
 
 
+def puzzle_column(header: str, rows: list[str]) -> list[str]:
+    """The ``Puzzles`` column of CSV ``rows`` under ``header``."""
+    return [rec["Puzzles"].strip() for rec in csv.DictReader([header, *rows])]
+
+
 def puzzles_of(path: str | Path, split: str = "train", n_dev: int = DEV_PUZZLES) -> list[str]:
     """The ``Puzzles`` column of one split (``train``, ``dev`` or ``near``) of ``24-dev.csv``."""
     lines, _ = load_puzzles(path)
-    return [rec["Puzzles"].strip() for rec in csv.DictReader([lines[0], *split_puzzles(lines, n_dev)[split]])]
+    return puzzle_column(lines[0], split_puzzles(lines, n_dev)[split])
 
 
 def key(numbers: list[Fraction] | Nums) -> Nums:

@@ -180,24 +180,11 @@ def main() -> None:
     adapter = Path(result.adapter)
     if args.judge_epochs > 0:
         judge_data = judge_mix(args.data_dir, data, args.out / "judge_mix.jsonl", args.judge_replay, args.seed)
+        stage = {"data": str(judge_data), "out": str(args.out / "judge"), "init_adapter": str(adapter)}
+        stage |= {"lr": args.judge_lr, "batch_size": args.judge_batch_size}  # the first stage's settings otherwise
         judge = train(
             TrainConfig(
-                data=str(judge_data),
-                out=str(args.out / "judge"),
-                base=args.base,
-                lora_r=args.lora_r,
-                lora_alpha=2 * args.lora_r,
-                lr=args.judge_lr,
-                batch_size=args.judge_batch_size,
-                seq_len=args.seq_len,
-                seed=args.seed,
-                warmup_ratio=0.03,
-                group_by_prompt=True,  # replayed traces by template, the short judge prompts pooled by length
-                init_adapter=str(adapter),
-                epochs=args.judge_epochs,
-                save_every=0,
-                dev_fraction=0.0,
-                eval_generations=0,
+                **{**cfg, **stage}, epochs=args.judge_epochs, save_every=0, dev_fraction=0.0, eval_generations=0
             )
         )
         adapter = Path(judge.adapter)
