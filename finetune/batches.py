@@ -33,6 +33,7 @@ class Encoded:
 
     input_ids: list[int]
     labels: list[int]
+    cut: bool = False  # the example ran past seq_len: its end (often the final answer) is not learnt
 
     @property
     def n_train(self) -> int:
@@ -78,17 +79,27 @@ def encode(example: Example, tokenizer: Any, seq_len: int) -> Encoded | None:
     except NotImplementedError as err:
         raise DataError("the tokenizer cannot map tokens to characters; use a model with a fast tokenizer") from err
     ids = list(enc["input_ids"])[:seq_len]
+    cut = len(enc["input_ids"]) > seq_len and any(start <= s < end for s, _e in enc["offset_mapping"][seq_len:])
     labels = []
     for tid, (s, _e) in zip(ids, enc["offset_mapping"]):
         trained = start <= s < end and not any(a <= s < b for a, b in skip)
         labels.append(tid if trained else IGNORE)
-    encoded = Encoded(ids, labels)
+    encoded = Encoded(ids, labels, cut)
     return encoded if encoded.n_train else None
 
 
 def encode_all(examples: list[Example], tokenizer: Any, seq_len: int) -> list[Encoded]:
-    """Encode every example, dropping (with a warning) those whose answer does not fit in ``seq_len``."""
+    """Encode every example, dropping (with a warning) those whose answer does not fit in ``seq_len``.
+
+    Examples whose trained part runs past ``seq_len`` are kept, cut, with a warning: their ends (a
+    ReAct trace's final answer) are not learnt. GSM8K ReAct traces under the runtime's system
+    prompt run to ~1,100 tokens; 18 % of them are longer than 768.
+    """
     out = [e for e in (encode(ex, tokenizer, seq_len) for ex in examples) if e is not None]
+    cut = sum(e.cut for e in out)
+    if cut:
+        log.warning("%d of %d examples are longer than seq_len=%d and were cut; their ends are not learnt "
+                    "(raise --seq-len to keep them whole)", cut, len(out), seq_len)
     if len(out) < len(examples):
         log.warning(
             "%d of %d examples have no answer token within seq_len=%d and were dropped",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from finetune.batches import IGNORE, collate, encode
+from finetune.batches import IGNORE, collate, encode, encode_all
 from finetune.config import TrainConfig
 from finetune.formats import gsm8k_react
 from finetune.train import train
@@ -135,6 +135,18 @@ def test_prompt_tokens_are_masked_and_answer_tokens_are_trained(tokenizer):
     assert text.endswith("Final Answer: 72\n<|im_end|>")  # the end-of-turn token is learnt
     assert "Observation: 24" not in text and "Observation:" in text  # the tool's result is not learnt
     assert all(label in (IGNORE, tid) for tid, label in zip(enc.input_ids, enc.labels))
+
+
+def test_examples_cut_at_seq_len_are_flagged_and_warned_about(tokenizer, caplog):
+    ex = gsm8k_react(ROWS[0]["question"], ROWS[0]["answer"])
+    whole = encode(ex, tokenizer, 4096)
+    assert not whole.cut
+    first = whole.labels.index(next(label for label in whole.labels if label != IGNORE))
+    cut = encode(ex, tokenizer, first + 5)  # five trained tokens fit, the final answer does not
+    assert cut.cut and cut.n_train == 5 and len(cut.input_ids) == first + 5
+    with caplog.at_level("WARNING"):
+        assert len(encode_all([ex, ex], tokenizer, first + 5)) == 2
+    assert "2 of 2 examples are longer than seq_len" in caplog.text
 
 
 def test_packed_examples_give_the_same_logits_as_unpacked(tiny_model, tokenizer):

@@ -4,11 +4,13 @@
 #   bash finetune/recipes/device.sh prepare DATA_DIR   # here: fill .gpu/a and .gpu/b (git-ignored)
 #   device run, carry [".gpu/a"]:  bash finetune/recipes/device.sh a
 #   device run, carry [".gpu/b"], at once (a warm machine keeps /tmp for 30 s of idle):
-#       bash finetune/recipes/device.sh b        # STEPS=1500 JUDGE_EPOCHS=6 by default
+#       bash finetune/recipes/device.sh b        # STEPS=1100 JUDGE_EPOCHS=6 by default
 #
-# Sizing (H200, round 1: 310 steps x 32 in 102 s at seq-len 768): STEPS=1500 takes ~8 min, under
-# the 600 s a call may run; the judge stage (JUDGE_EPOCHS passes over ~38k prompts of ~30
-# tokens, with 3,000 replayed records, batch 64) adds about two minutes. 3200 steps would not fit one call.
+# Sizing (H200, round 1: 310 steps x 32 in 102 s at seq-len 768): a step is ~0.33 s, ~0.38 s at
+# seq-len 1024 (GSM8K ReAct traces under the runtime's system prompt run to ~1,100 tokens; 18 %
+# pass 768 and were cut before), so STEPS=1100 takes ~7 min; the judge stage (JUDGE_EPOCHS passes
+# over ~38k prompts of ~20 tokens, with 3,000 replayed records, batch 64) adds about two minutes,
+# under the 600 s a call may run. 1500 steps would not leave room for the judge stage.
 #
 # Call b trains (finetune/recipes/shipped.py) and writes the adapter to $OUT/adapter as fp16 parts
 # under 16 MB: here, `cat adapter.part* > adapter_model.safetensors` (see finetune/recipes/README.md).
@@ -40,7 +42,7 @@ b)
     echo "$(cat .gpu/b/sha256)  /tmp/w/smol.gguf" | sha256sum -c -
     export PYTHONPATH="/tmp/site:$PWD"
     python3 -m finetune.recipes.shipped --data-dir /tmp/w/data --out /tmp/w/run --base /tmp/w/smol.gguf \
-        --steps "${STEPS:-1500}" --batch-size 32 --seq-len 768 --lora-r 32 --lr 3e-4 --copy-to "$OUT/adapter" \
+        --steps "${STEPS:-1100}" --batch-size 32 --seq-len 1024 --lora-r 32 --lr 3e-4 --copy-to "$OUT/adapter" \
         --judge-epochs "${JUDGE_EPOCHS:-6}" \
         2>&1 | grep -v Warning | tail -40
     ;;

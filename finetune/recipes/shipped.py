@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=float, default=2.0)
     ap.add_argument("--scale", type=float, default=1.0, help="share of each family to use (quick CPU runs)")
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seq-len", type=int, default=768)
+    ap.add_argument("--seq-len", type=int, default=1024)  # GSM8K ReAct traces run to ~1,100
     ap.add_argument("--lora-r", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--probe-steps", type=int, default=12)
