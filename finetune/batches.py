@@ -98,8 +98,13 @@ def encode_all(examples: list[Example], tokenizer: Any, seq_len: int) -> list[En
     out = [e for e in (encode(ex, tokenizer, seq_len) for ex in examples) if e is not None]
     cut = sum(e.cut for e in out)
     if cut:
-        log.warning("%d of %d examples are longer than seq_len=%d and were cut; their ends are not learnt "
-                    "(raise --seq-len to keep them whole)", cut, len(out), seq_len)
+        log.warning(
+            "%d of %d examples are longer than seq_len=%d and were cut; their ends are not learnt "
+            "(raise --seq-len to keep them whole)",
+            cut,
+            len(out),
+            seq_len,
+        )
     if len(out) < len(examples):
         log.warning(
             "%d of %d examples have no answer token within seq_len=%d and were dropped",
