@@ -8,7 +8,7 @@
 # Writes runs/eval/{tools,game24,game24-near,gsm8k,gsm8k-sc}-NAME.jsonl (resumable: rerun to finish) and
 # prints each summary. Sizes: 40 tool questions (bench/data), the first 20 of the last 100 puzzles of
 # 24-dev.csv (the hardest), all 100 (NEAR_LIMIT) of the "near" split (ranks 851-900 and 1001-1050, beside the ToT
-# paper's test range; only for models trained without them, from stop 10 on), the first 50 of the last
+# paper's test range; only for models trained without them, from stop 10 on), the first 50 (GSM8K_LIMIT) of the last
 # 500 GSM8K train rows. `agent eval report runs/eval/*.jsonl`
 # draws the table and plot.
 set -euo pipefail
@@ -36,8 +36,8 @@ run game24 && agent eval game24 --data runs/dev/game24_dev.csv --limit 20 "${mod
     --out "runs/eval/game24-$name.jsonl" --json
 run game24-near && agent eval game24 --data runs/dev/game24_near.csv --limit "${NEAR_LIMIT:-100}" "${model[@]}" \
     --out "runs/eval/game24-near-$name.jsonl" --json
-run gsm8k && agent eval gsm8k --data runs/dev/gsm8k_dev.jsonl --limit 50 "${model[@]}" \
+run gsm8k && agent eval gsm8k --data runs/dev/gsm8k_dev.jsonl --limit "${GSM8K_LIMIT:-50}" "${model[@]}" \
     --out "runs/eval/gsm8k-$name.jsonl" --json
-run gsm8k-sc && agent eval gsm8k --data runs/dev/gsm8k_dev.jsonl --limit 50 --strategy sc --samples 5 \
+run gsm8k-sc && agent eval gsm8k --data runs/dev/gsm8k_dev.jsonl --limit "${GSM8K_LIMIT:-50}" --strategy sc --samples 5 \
     "${model[@]}" --out "runs/eval/gsm8k-sc-$name.jsonl" --json
 true
