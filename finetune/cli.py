@@ -24,13 +24,19 @@ _OUTTYPES = ("f16", "q8_0", "q4_k_m", "lora")
 @click.option("--lora-r", type=int, default=None, help="LoRA rank (default 16).")
 @click.option(
     "--init-adapter",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True),
     default=None,
-    help="Go on training this LoRA adapter (a run's adapter/ dir) instead of a fresh one.",
+    help="Go on training this LoRA adapter (a run's adapter/ dir, or a GGUF LoRA such as the shipped default).",
 )
 @click.option("--full", is_flag=True, help="Train every weight instead of a LoRA adapter.")
 @click.option("--epochs", type=float, default=None, help="Passes over the data (default 1).")
 @click.option("--max-steps", type=int, default=None, help="Optimizer steps (instead of --epochs).")
+@click.option(
+    "--max-seconds",
+    type=float,
+    default=None,
+    help="Stop after this much training time and save the run as it is (a lent machine's limit).",
+)
 @click.option("--lr", type=float, default=None, help="Peak learning rate (default 2e-4 LoRA, 5e-5 full).")
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--grad-accum", type=int, default=1, show_default=True, help="Micro-batches per optimizer step.")

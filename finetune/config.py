@@ -26,7 +26,7 @@ class TrainConfig:
     base: str | None = None  # None: the embedded SmolLM2 GGUF (dequantized); else an HF model dir or a .gguf file
     gold: str | None = None  # question/answer rows: --trace trajectories are kept only where the answer matches
     style: str = "react"  # how GSM8K rows are rendered: "react" (calculator calls, the runtime's format) or "chain"
-    init_adapter: str | None = None  # a peft adapter dir (a run's adapter/) to go on training instead of a fresh LoRA
+    init_adapter: str | None = None  # a peft adapter dir (a run's adapter/) or a GGUF LoRA to go on training
     lora_r: int = 16  # LoRA rank: 16 is plenty for a format + reasoning style on a 135M model
     lora_alpha: int = 32  # scale alpha/r = 2, the usual choice
     lora_dropout: float = 0.0  # 0: no dropped copy of every adapted layer's input (memory, speed); 0.05 regularises
@@ -34,6 +34,7 @@ class TrainConfig:
     full: bool = False  # True: train every weight (more memory, saves model/ instead of adapter/)
     epochs: float = 1.0  # passes over the training split, when max_steps is not set
     max_steps: int | None = None  # optimizer steps; overrides epochs (short runs, tests)
+    max_seconds: float | None = None  # stop training after this much step time and save the run (a lent GPU's limit)
     lr: float | None = None  # None: 2e-4 with LoRA, 5e-5 for full fine-tuning
     batch_size: int = 4  # sequences per micro-batch (rows when packing)
     grad_accum: int = 1  # micro-batches per optimizer step: effective batch = batch_size * grad_accum * GPUs
@@ -62,6 +63,7 @@ class TrainConfig:
             (self.lora_r > 0, f"lora_r must be positive, got {self.lora_r}"),
             (self.epochs > 0, f"epochs must be positive, got {self.epochs}"),
             (self.max_steps is None or self.max_steps > 0, f"max_steps must be positive, got {self.max_steps}"),
+            (self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be positive, got {self.max_seconds}"),
             (self.batch_size > 0 and self.grad_accum > 0, "batch_size and grad_accum must be positive"),
             (self.seq_len >= 16, f"seq_len must be at least 16, got {self.seq_len}"),
             (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"),

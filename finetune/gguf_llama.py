@@ -143,6 +143,12 @@ def permute_rows(weights: torch.Tensor, n_head: int) -> torch.Tensor:
     return weights.reshape(n_head, 2, shape[0] // n_head // 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
 
 
+def unpermute_rows(weights: torch.Tensor, n_head: int) -> torch.Tensor:
+    """The inverse of :func:`permute_rows`: llama.cpp's interleaved Q/K rows back to HF's layout."""
+    shape = weights.shape
+    return weights.reshape(n_head, shape[0] // n_head // 2, 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
+
+
 def maybe_permute(gguf_tensor_name: str, data: torch.Tensor, params: LlamaParams) -> torch.Tensor:
     """Apply `permute_rows` when `gguf_tensor_name` is a Q or K projection."""
     if ".attn_q." in gguf_tensor_name:

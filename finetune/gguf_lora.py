@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finetune.export_source import ExportError
-from finetune.gguf_llama import ARCH, LlamaParams, gguf_name, maybe_permute
+from finetune.gguf_llama import _LAYER_NAMES, ARCH, LlamaParams, gguf_name, maybe_permute, unpermute_rows
 
 if TYPE_CHECKING:
     import torch
@@ -134,3 +134,69 @@ def _peft_scale(config: dict[str, Any], module: str, rank: int) -> float:
             alpha = float(value)
             break
     return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+
+
+def read_lora_gguf(path: Path, out_dir: Path, params: LlamaParams) -> Path:
+    """The inverse of :func:`write_lora_gguf`: a GGUF LoRA as a peft adapter dir, to go on training it.
+
+    ``params`` describes the base the adapter applies to (its Q/K rows are unpermuted with its head counts).
+
+    Raises:
+        ExportError: the file is not a llama LoRA adapter, or a tensor has no peft slot.
+    """
+    import gguf
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
+    reader = gguf.GGUFReader(path)
+    fields = reader.fields
+    kind = fields.get(gguf.Keys.Adapter.TYPE)
+    if kind is None or bytes(kind.parts[kind.data[0]]).decode() != "lora":
+        raise ExportError(f"{path} is not a GGUF LoRA adapter (no adapter.type=lora)")
+    alpha_field = fields[gguf.Keys.Adapter.LORA_ALPHA]
+    alpha = float(alpha_field.parts[alpha_field.data[0]][0])
+    module_of = {short: hf for hf, short in _LAYER_NAMES.items()}
+    weights: dict[str, torch.Tensor] = {}
+    ranks: set[int] = set()
+    targets: set[str] = set()
+    for tensor in reader.tensors:
+        match = re.fullmatch(r"blk\.(\d+)\.(\w+)\.weight\.lora_([ab])", tensor.name)
+        if match is None or match.group(2) not in module_of:
+            raise ExportError(f"{path}: tensor {tensor.name!r} is not a LoRA matrix of a llama projection")
+        layer, short, ab = match.groups()
+        data = torch.from_numpy(np.array(tensor.data, dtype=np.float32).reshape([int(d) for d in reversed(tensor.shape)]))
+        target = f"blk.{layer}.{short}.weight"
+        if ab == "b":
+            data = unpermute_for(target, data, params)
+        else:
+            ranks.add(data.shape[0])
+        module = f"model.layers.{layer}.{module_of[short]}"
+        targets.add(module_of[short].split(".")[-1])
+        weights[f"{_PEFT_PREFIX}{module}.lora_{ab.upper()}.weight"] = data.contiguous()
+    if len(ranks) != 1:
+        raise ExportError(f"{path}: LoRA ranks {sorted(ranks)}; one rank per adapter is supported")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(out_dir / "adapter_model.safetensors"))
+    config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "r": ranks.pop(),
+        "lora_alpha": alpha,
+        "lora_dropout": 0.0,
+        "target_modules": sorted(targets),
+        "bias": "none",
+        "base_model_name_or_path": None,
+    }
+    (out_dir / "adapter_config.json").write_text(json.dumps(config, indent=1))
+    logger.info("read GGUF LoRA %s into %s (%d matrices, r=%d)", path, out_dir, len(weights), config["r"])
+    return out_dir
+
+
+def unpermute_for(gguf_tensor_name: str, data: torch.Tensor, params: LlamaParams) -> torch.Tensor:
+    """Undo :func:`maybe_permute` (Q and K rows back to HF's rotate-half layout)."""
+    if ".attn_q." in gguf_tensor_name:
+        return unpermute_rows(data, params.n_head)
+    if ".attn_k." in gguf_tensor_name:
+        return unpermute_rows(data, params.n_head_kv)
+    return data

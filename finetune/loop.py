@@ -94,7 +94,15 @@ def run_training(run: Run) -> TrainResult:
     resumed = _start(run)
     bar = tqdm(total=run.total, initial=run.step, desc="finetune", unit="step", disable=not run.acc.is_main_process)
     seconds, tokens = 0.0, 0
+    out_of_time = False
     while run.step < run.total and (cfg.stop_after is None or run.step < cfg.stop_after):
+        if cfg.max_seconds is not None and seconds >= cfg.max_seconds:
+            out_of_time = True
+            log.warning(
+                "stopping at step %d of %d: %.0f s of training reached --max-seconds %.0f (the run is saved as it is)",
+                run.step, run.total, seconds, cfg.max_seconds,
+            )
+            break
         t0 = time.perf_counter()
         loss, n_tokens = run.train_step()
         seconds, tokens = seconds + time.perf_counter() - t0, tokens + n_tokens
@@ -138,7 +146,8 @@ def run_training(run: Run) -> TrainResult:
         examples=len(run.encoded),
         dev_examples=len(run.dev_encoded),
         resumed_from=resumed,
-        finished=run.step >= run.total,
+        finished=run.step >= run.total or out_of_time,
+        out_of_time=out_of_time,
     )
     if result.finished:
         _finish(run, result)

@@ -43,6 +43,7 @@ class TrainResult:
     tokenizer: str | None = None
     resumed_from: int | None = None
     finished: bool = True  # False when stopped early by ``stop_after``
+    out_of_time: bool = False  # True when ``max_seconds`` ended it before its last step (saved all the same)
     evals: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

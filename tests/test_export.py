@@ -331,3 +331,32 @@ def test_modelfile_without_chatml_has_no_template(tmp_path):
     text = render_modelfile(tmp_path / "m.gguf", tmp_path, "{{ bos_token }}{{ messages }}")
     assert text.startswith("FROM ./m.gguf\n")
     assert "TEMPLATE" not in text
+
+
+def test_gguf_lora_reads_back_as_the_peft_adapter_it_was_written_from(tiny, f16_gguf, tmp_path):
+    """`--init-adapter X.gguf` goes on training a shipped GGUF LoRA: the read-back equals the peft weights."""
+    import torch
+    from safetensors.torch import load_file
+
+    from finetune.gguf_llama import LlamaParams
+    from finetune.gguf_lora import read_lora_gguf
+
+    make_lora_run(tiny, f16_gguf, tmp_path / "run", r=4, lora_alpha=8)
+    adapter = export_model(str(tmp_path / "run"), str(tmp_path / "lora"), "lora")
+    back = read_lora_gguf(adapter, tmp_path / "back", LlamaParams.from_gguf(f16_gguf))
+    original = load_file(tmp_path / "run" / "adapter" / "adapter_model.safetensors")
+    read = load_file(back / "adapter_model.safetensors")
+    assert set(read) == set(original)
+    for name, tensor in original.items():  # Q/K rows unpermuted, fp16 precision
+        torch.testing.assert_close(read[name], tensor.float(), atol=2e-3, rtol=2e-3)
+    config = json.loads((back / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (4, 8.0)
+    assert set(config["target_modules"]) == {name.split(".")[-1] for name in LORA_TARGETS}
+
+
+def test_a_gguf_that_is_no_lora_is_refused(f16_gguf, tmp_path):
+    from finetune.gguf_llama import LlamaParams
+    from finetune.gguf_lora import read_lora_gguf
+
+    with pytest.raises(ExportError, match="not a GGUF LoRA"):
+        read_lora_gguf(f16_gguf, tmp_path / "back", LlamaParams.from_gguf(f16_gguf))

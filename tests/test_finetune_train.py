@@ -418,6 +418,24 @@ def test_init_adapter_goes_on_from_a_trained_adapter(tiny_model, data, tmp_path)
         train(config(tiny_model, data, tmp_path / "c", max_steps=1, init_adapter=str(tmp_path)))
 
 
+def test_init_adapter_goes_on_from_a_gguf_lora(tiny_model, data, tmp_path):
+    from finetune.export import export_model
+
+    first = train(config(tiny_model, data, tmp_path / "a", max_steps=20))
+    lora = export_model(str(tmp_path / "a"), str(tmp_path / "gguf"), "lora")
+    again = train(config(tiny_model, data, tmp_path / "b", max_steps=2, init_adapter=str(lora), lr=1e-6))
+    assert again.losses[0] < first.losses[0] - 0.4  # the shipped-style GGUF adapter is where it goes on from
+    assert abs(again.losses[0] - first.losses[-1]) < 0.5
+    assert (tmp_path / "b" / "init-adapter" / "adapter_config.json").is_file()
+
+
+def test_max_seconds_stops_and_saves_the_run(tiny_model, data, tmp_path):
+    result = train(config(tiny_model, data, tmp_path / "t", max_steps=10_000, max_seconds=1.0))
+    assert result.out_of_time and result.finished
+    assert 0 < result.steps < 10_000
+    assert (Path(result.adapter) / "adapter_config.json").is_file()
+
+
 def test_a_checkpoint_exports_as_the_run_it_would_finish_as(tiny_model, data, tmp_path):
     from safetensors.torch import load_file
 

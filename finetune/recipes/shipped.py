@@ -45,20 +45,36 @@ JUDGE_DATA = "game24_value_all.jsonl"  # the second stage's data (--judge-epochs
 REPEAT: dict[str, int] = {"game24_value_focus.jsonl": 8, "game24_propose_focus.jsonl": 2}
 
 
-def mix(data_dir: Path, out: Path, seed: int, scale: float = 1.0, only: list[str] | None = None) -> dict[str, int]:
-    """Write the shuffled training mix to ``out``; returns records per family."""
+def mix(
+    data_dir: Path,
+    out: Path,
+    seed: int,
+    scale: float = 1.0,
+    only: list[str] | None = None,
+    caps: dict[str, int | None] | None = None,
+    repeats: dict[str, int] | None = None,
+    extra: list[Path] = (),
+) -> dict[str, int]:
+    """Write the shuffled training mix to ``out``; returns records per family.
+
+    ``caps`` and ``repeats`` override :data:`MIX` and :data:`REPEAT` per family file (a cap of 0 leaves
+    a family out); ``extra`` files (self-improvement trajectories, say) go in whole.
+    """
     rng = random.Random(seed)
     lines, counts = [], {}
-    for name, cap in MIX.items():
-        if only is not None and name not in only:
+    caps = {**MIX, **(caps or {})}
+    repeats = {**REPEAT, **(repeats or {})}
+    sources = [(data_dir / name, cap) for name, cap in caps.items()] + [(Path(p), None) for p in extra]
+    for path, cap in sources:
+        name = path.name
+        if (only is not None and name not in only and path.parent == data_dir) or cap == 0:
             continue
-        path = data_dir / name
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing; build it with python -m finetune.recipes.build_data")
         rows = path.read_text(encoding="utf-8").splitlines()
         rng.shuffle(rows)
         keep = len(rows) if cap is None else min(cap, len(rows))
-        rows = rows[: max(1, int(keep * scale))] * REPEAT.get(name, 1)
+        rows = rows[: max(1, int(keep * scale))] * repeats.get(name, 1)
         counts[name] = len(rows)
         lines += rows
     rng.shuffle(lines)
@@ -124,7 +140,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init-adapter", default=None, help="go on training this adapter (a run's adapter/ dir)")
     ap.add_argument("--only", nargs="*", default=None, help="mix only these family files (default: all of MIX)")
+    ap.add_argument("--cap", nargs="*", default=[], metavar="FILE=N", help="records of a family (0: none)")
+    ap.add_argument("--repeat", nargs="*", default=[], metavar="FILE=N", help="copies of a family in the mix")
+    ap.add_argument("--extra", nargs="*", type=Path, default=[], help="more training files, mixed in whole")
+    ap.add_argument("--max-seconds", type=float, default=None, help="stop the first stage after this long")
+    ap.add_argument("--judge-max-seconds", type=float, default=None, help="stop the judge stage after this long")
     ap.add_argument("--copy-to", type=Path, default=None, help="copy the adapter (fp16, split < 15 MB) here")
+    ap.add_argument("--copy-main-to", type=Path, default=None, help="copy the first stage's adapter here too")
     ap.add_argument("--judge-epochs", type=float, default=0.0, help="then train the judge on value_all (passes)")
     ap.add_argument("--judge-batch-size", type=int, default=64)
     ap.add_argument(
@@ -139,7 +161,9 @@ def main() -> None:
 
     t0 = time.time()
     data = args.out / "mix.jsonl"
-    counts = mix(args.data_dir, data, args.seed, args.scale, args.only)
+    caps = {k: int(v) for k, v in (item.split("=", 1) for item in args.cap)}
+    repeats = {k: int(v) for k, v in (item.split("=", 1) for item in args.repeat)}
+    counts = mix(args.data_dir, data, args.seed, args.scale, args.only, caps, repeats, args.extra)
     log.info("mix: %s", counts)
     cfg = {
         "data": str(data),
@@ -162,7 +186,14 @@ def main() -> None:
     from finetune import TrainConfig, train
 
     result = train(
-        TrainConfig(**cfg, max_steps=steps, save_every=max(50, steps // 4), dev_fraction=0.01, eval_generations=0)
+        TrainConfig(
+            **cfg,
+            max_steps=steps,
+            max_seconds=args.max_seconds,
+            save_every=max(50, steps // 4),
+            dev_fraction=0.01,
+            eval_generations=0,
+        )
     )
     summary = {
         "counts": counts,
@@ -174,17 +205,25 @@ def main() -> None:
         "train_seconds": result.seconds,
         "tokens_per_second": result.tokens_per_second,
         "probe_tokens_per_second": probe_tps,
+        "out_of_time": result.out_of_time,
         "wall_seconds": time.time() - t0,
         "config": cfg,
     }
     adapter = Path(result.adapter)
+    if args.copy_main_to:  # the first stage is safe even if the judge stage runs out of the call's time
+        copy_adapter(adapter, args.copy_main_to, None)
     if args.judge_epochs > 0:
         judge_data = judge_mix(args.data_dir, data, args.out / "judge_mix.jsonl", args.judge_replay, args.seed)
         stage = {"data": str(judge_data), "out": str(args.out / "judge"), "init_adapter": str(adapter)}
         stage |= {"lr": args.judge_lr, "batch_size": args.judge_batch_size}  # the first stage's settings otherwise
         judge = train(
             TrainConfig(
-                **{**cfg, **stage}, epochs=args.judge_epochs, save_every=0, dev_fraction=0.0, eval_generations=0
+                **{**cfg, **stage},
+                epochs=args.judge_epochs,
+                max_seconds=args.judge_max_seconds,
+                save_every=0,
+                dev_fraction=0.0,
+                eval_generations=0,
             )
         )
         adapter = Path(judge.adapter)
@@ -194,6 +233,7 @@ def main() -> None:
             "losses_first": judge.losses[:5],
             "losses_last": judge.losses[-5:],
             "train_seconds": judge.seconds,
+            "out_of_time": judge.out_of_time,
         }
         summary["wall_seconds"] = time.time() - t0
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -202,7 +242,7 @@ def main() -> None:
         copy_adapter(adapter, args.copy_to, summary)
 
 
-def copy_adapter(adapter: Path, dest: Path, summary: dict, chunk: int = 15 * 2**20) -> None:
+def copy_adapter(adapter: Path, dest: Path, summary: dict | None, chunk: int = 15 * 2**20) -> None:
     """Copy a peft adapter as fp16, split into chunks under 16 MB (join with ``cat part* > file``)."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -216,7 +256,8 @@ def copy_adapter(adapter: Path, dest: Path, summary: dict, chunk: int = 15 * 2**
     for i in range(0, len(blob), chunk):
         (dest / f"adapter.part{i // chunk}").write_bytes(blob[i : i + chunk])
     shutil.copy(adapter / "adapter_config.json", dest / "adapter_config.json")
-    (dest / "summary.json").write_text(json.dumps(summary, indent=1))
+    if summary is not None:
+        (dest / "summary.json").write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
