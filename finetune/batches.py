@@ -13,7 +13,10 @@ each example, so no token learns to predict the next example's first token.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import random
+import sys
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -88,14 +91,43 @@ def encode(example: Example, tokenizer: Any, seq_len: int) -> Encoded | None:
     return encoded if encoded.n_train else None
 
 
-def encode_all(examples: list[Example], tokenizer: Any, seq_len: int) -> list[Encoded]:
+PARALLEL_FROM = 4000  # examples from which encode_all tokenizes in forked worker processes
+_WORKER: tuple[Any, int] | None = None  # (tokenizer, seq_len), inherited by forked workers
+
+
+def _encode_chunk(chunk: list[Example]) -> list[Encoded | None]:
+    tokenizer, seq_len = _WORKER
+    return [encode(ex, tokenizer, seq_len) for ex in chunk]
+
+
+def _encode_many(examples: list[Example], tokenizer: Any, seq_len: int, workers: int) -> list[Encoded | None]:
+    """``encode`` over ``examples`` in order; in ``workers`` forked processes (a GPU box's 16 cores: 55 s -> ~5 s)."""
+    if workers <= 1 or sys.platform != "linux":
+        return [encode(ex, tokenizer, seq_len) for ex in examples]
+    global _WORKER
+    _WORKER = (tokenizer, seq_len)
+    size = -(-len(examples) // (workers * 4))
+    chunks = [examples[i : i + size] for i in range(0, len(examples), size)]
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the forked copies must not share its thread pool
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [e for part in pool.map(_encode_chunk, chunks) for e in part]
+    finally:
+        _WORKER = None
+
+
+def encode_all(examples: list[Example], tokenizer: Any, seq_len: int, workers: int | None = None) -> list[Encoded]:
     """Encode every example, dropping (with a warning) those whose answer does not fit in ``seq_len``.
+
+    ``workers``: processes that tokenize (default: every core, for ``PARALLEL_FROM`` examples or more).
 
     Examples whose trained part runs past ``seq_len`` are kept, cut, with a warning: their ends (a
     ReAct trace's final answer) are not learnt. GSM8K ReAct traces under the runtime's system
     prompt run to ~1,100 tokens; 18 % of them are longer than 768.
     """
-    out = [e for e in (encode(ex, tokenizer, seq_len) for ex in examples) if e is not None]
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 16) if len(examples) >= PARALLEL_FROM else 1
+    out = [e for e in _encode_many(examples, tokenizer, seq_len, workers) if e is not None]
     cut = sum(e.cut for e in out)
     if cut:
         log.warning(

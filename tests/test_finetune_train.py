@@ -149,6 +149,13 @@ def test_examples_cut_at_seq_len_are_flagged_and_warned_about(tokenizer, caplog)
     assert "2 of 2 examples are longer than seq_len" in caplog.text
 
 
+def test_encoding_in_worker_processes_gives_the_same_examples_in_order(tokenizer):
+    examples = [gsm8k_react(r["question"], r["answer"]) for r in ROWS] * 3
+    alone = encode_all(examples, tokenizer, 4096, workers=1)
+    forked = encode_all(examples, tokenizer, 4096, workers=2)
+    assert [(e.input_ids, e.labels) for e in forked] == [(e.input_ids, e.labels) for e in alone]
+
+
 def test_packed_examples_give_the_same_logits_as_unpacked(tiny_model, tokenizer):
     from transformers import AutoModelForCausalLM
 
