@@ -16,8 +16,8 @@ import logging
 import multiprocessing
 import os
 import random
-import sys
 import re
+import sys
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any

@@ -165,7 +165,9 @@ def read_lora_gguf(path: Path, out_dir: Path, params: LlamaParams) -> Path:
         if match is None or match.group(2) not in module_of:
             raise ExportError(f"{path}: tensor {tensor.name!r} is not a LoRA matrix of a llama projection")
         layer, short, ab = match.groups()
-        data = torch.from_numpy(np.array(tensor.data, dtype=np.float32).reshape([int(d) for d in reversed(tensor.shape)]))
+        data = torch.from_numpy(
+            np.array(tensor.data, dtype=np.float32).reshape([int(d) for d in reversed(tensor.shape)])
+        )
         target = f"blk.{layer}.{short}.weight"
         if ab == "b":
             data = unpermute_for(target, data, params)

@@ -100,7 +100,10 @@ def run_training(run: Run) -> TrainResult:
             out_of_time = True
             log.warning(
                 "stopping at step %d of %d: %.0f s of training reached --max-seconds %.0f (the run is saved as it is)",
-                run.step, run.total, seconds, cfg.max_seconds,
+                run.step,
+                run.total,
+                seconds,
+                cfg.max_seconds,
             )
             break
         t0 = time.perf_counter()

@@ -7,6 +7,7 @@
 #   device run, carry [".gpu/b"], at once:  bash finetune/recipes/device.sh b    # part 2
 #   device run, carry [".gpu/c"], at once (a warm machine keeps /tmp for 30 s of idle):
 #       bash finetune/recipes/device.sh c        # part 3, join, train (finetune/recipes/shipped.py)
+#   optionally first, carry [".gpu/c"]:  bash finetune/recipes/device.sh probe   # which batch size is fastest
 #
 # Call c goes on training the shipped default adapter (agent/data/default-adapter.gguf, in the tree) with
 # SHIPPED_ARGS (default: the GSM8K-heavy round below), then the Game of 24 judge stage; each stage stops at
@@ -18,6 +19,10 @@
 # replayed records, batch 64) ~1-2 minutes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
+join() {  # the embedded GGUF from its three parts (the third carried in this call)
+    cat /tmp/w/part00 /tmp/w/part01 .gpu/c/part02 > /tmp/w/smol.gguf
+    echo "$(cat .gpu/c/sha256)  /tmp/w/smol.gguf" | sha256sum -c -
+}
 case "${1:-}" in
 prepare)
     data="${2:?usage: device.sh prepare DATA_DIR}"
@@ -44,9 +49,13 @@ a)
 b)
     cp .gpu/b/part01 /tmp/w/ && ls -la /tmp/w
     ;;
+probe)  # instead of c, or before it (carry .gpu/c): s/step and tokens/s at batch 32, 64, 128 (~2 min)
+    join
+    PYTHONPATH="/tmp/site:$PWD" python3 -m finetune.recipes.gpu_probe --data /tmp/w/data/gsm8k_react.jsonl \
+        --base /tmp/w/smol.gguf --batch-sizes ${BATCHES:-32 64 128} 2>&1 | grep -v -i warn | grep -v "^finetune:" | tail -8
+    ;;
 c)
-    cat /tmp/w/part00 /tmp/w/part01 .gpu/c/part02 > /tmp/w/smol.gguf
-    echo "$(cat .gpu/c/sha256)  /tmp/w/smol.gguf" | sha256sum -c -
+    join
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
     d=/tmp/w/data
     # shellcheck disable=SC2086
@@ -59,7 +68,7 @@ c)
         --judge-epochs 2 --judge-lr 3e-4 --judge-max-seconds 110} ${EXTRA_ARGS:-} 2>&1 | grep -v -i warn | tee "$OUT/log" | tail -60
     ;;
 *)
-    echo "usage: device.sh prepare DATA_DIR | a | b | c" >&2
+    echo "usage: device.sh prepare DATA_DIR | a | b | probe | c" >&2
     exit 2
     ;;
 esac
