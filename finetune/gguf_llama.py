@@ -133,28 +133,25 @@ def gguf_name(hf_name: str) -> str | None:
     raise ExportError(f"tensor {hf_name!r} has no llama.cpp equivalent")
 
 
-def permute_rows(weights: torch.Tensor, n_head: int) -> torch.Tensor:
-    """Reorder Q/K rows from HF's rotate-half RoPE layout to llama.cpp's interleaved pairs.
+def permute_rows(weights: torch.Tensor, n_head: int, inverse: bool = False) -> torch.Tensor:
+    """Reorder Q/K rows from HF's rotate-half RoPE layout to llama.cpp's interleaved pairs (``inverse``: back).
 
     Same as `LlamaModel.permute` in llama.cpp's `convert_hf_to_gguf.py`; works on weights,
     biases and LoRA `B` matrices (whose rows are the projection's output rows).
     """
     shape = weights.shape
-    return weights.reshape(n_head, 2, shape[0] // n_head // 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
+    split = (n_head, shape[0] // n_head // 2, 2) if inverse else (n_head, 2, shape[0] // n_head // 2)
+    return weights.reshape(*split, *shape[1:]).swapaxes(1, 2).reshape(shape)
 
 
-def unpermute_rows(weights: torch.Tensor, n_head: int) -> torch.Tensor:
-    """The inverse of :func:`permute_rows`: llama.cpp's interleaved Q/K rows back to HF's layout."""
-    shape = weights.shape
-    return weights.reshape(n_head, shape[0] // n_head // 2, 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
-
-
-def maybe_permute(gguf_tensor_name: str, data: torch.Tensor, params: LlamaParams) -> torch.Tensor:
-    """Apply `permute_rows` when `gguf_tensor_name` is a Q or K projection."""
+def maybe_permute(
+    gguf_tensor_name: str, data: torch.Tensor, params: LlamaParams, inverse: bool = False
+) -> torch.Tensor:
+    """Apply `permute_rows` (or its inverse) when `gguf_tensor_name` is a Q or K projection."""
     if ".attn_q." in gguf_tensor_name:
-        return permute_rows(data, params.n_head)
+        return permute_rows(data, params.n_head, inverse)
     if ".attn_k." in gguf_tensor_name:
-        return permute_rows(data, params.n_head_kv)
+        return permute_rows(data, params.n_head_kv, inverse)
     return data
 
 

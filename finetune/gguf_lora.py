@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finetune.export_source import ExportError
-from finetune.gguf_llama import _LAYER_NAMES, ARCH, LlamaParams, gguf_name, maybe_permute, unpermute_rows
+from finetune.gguf_llama import _LAYER_NAMES, ARCH, LlamaParams, gguf_name, maybe_permute
 
 if TYPE_CHECKING:
     import torch
@@ -165,12 +165,9 @@ def read_lora_gguf(path: Path, out_dir: Path, params: LlamaParams) -> Path:
         if match is None or match.group(2) not in module_of:
             raise ExportError(f"{path}: tensor {tensor.name!r} is not a LoRA matrix of a llama projection")
         layer, short, ab = match.groups()
-        data = torch.from_numpy(
-            np.array(tensor.data, dtype=np.float32).reshape([int(d) for d in reversed(tensor.shape)])
-        )
-        target = f"blk.{layer}.{short}.weight"
+        data = torch.from_numpy(np.array(tensor.data, dtype=np.float32))  # (rows, cols): the reader's order
         if ab == "b":
-            data = unpermute_for(target, data, params)
+            data = maybe_permute(f"blk.{layer}.{short}.weight", data, params, inverse=True)
         else:
             ranks.add(data.shape[0])
         module = f"model.layers.{layer}.{module_of[short]}"
@@ -193,12 +190,3 @@ def read_lora_gguf(path: Path, out_dir: Path, params: LlamaParams) -> Path:
     (out_dir / "adapter_config.json").write_text(json.dumps(config, indent=1))
     logger.info("read GGUF LoRA %s into %s (%d matrices, r=%d)", path, out_dir, len(weights), config["r"])
     return out_dir
-
-
-def unpermute_for(gguf_tensor_name: str, data: torch.Tensor, params: LlamaParams) -> torch.Tensor:
-    """Undo :func:`maybe_permute` (Q and K rows back to HF's rotate-half layout)."""
-    if ".attn_q." in gguf_tensor_name:
-        return unpermute_rows(data, params.n_head)
-    if ".attn_k." in gguf_tensor_name:
-        return unpermute_rows(data, params.n_head_kv)
-    return data

@@ -10,7 +10,6 @@ On the H100 (stop 12) batch 32 gave 27.8k tokens/s at 0.59 s a step, mostly per-
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,7 +37,6 @@ def probe(data: str, base: str | None, batch_size: int, steps: int, seq_len: int
                 eval_generations=0,
             )
         )
-        shutil.rmtree(Path(tmp) / "run", ignore_errors=True)
     return {"batch": batch_size, "s_per_step": result.seconds / max(1, result.steps), "tok_s": result.tokens_per_second}
 
 

@@ -138,7 +138,9 @@ def main() -> None:
     ap.add_argument("--probe-steps", type=int, default=12)
     ap.add_argument("--steps", type=int, default=None, help="train exactly this many steps (no probe run)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init-adapter", default=None, help="go on training this adapter (a run's adapter/ dir)")
+    ap.add_argument(
+        "--init-adapter", default=None, help="go on training this adapter (a run's adapter/ dir or a GGUF LoRA)"
+    )
     ap.add_argument("--only", nargs="*", default=None, help="mix only these family files (default: all of MIX)")
     ap.add_argument("--cap", nargs="*", default=[], metavar="FILE=N", help="records of a family (0: none)")
     ap.add_argument("--repeat", nargs="*", default=[], metavar="FILE=N", help="copies of a family in the mix")
