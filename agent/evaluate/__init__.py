@@ -96,6 +96,7 @@ class EvalConfig:
     evaluator: str | None = None  # tot: value, vote or logprob; None: the task's (logprob for game24)
     n_generate: int | None = None  # tot: proposal samples per expansion (None: the task's default, 8 for game24)
     proposer: str | None = None  # tot on game24: "model" or "rules" (every legal move); None: the task's default
+    verifier: str | None = None  # sc: a model spec (or "default") whose scores weight the votes; None: majority vote
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -113,10 +114,12 @@ class EvalConfig:
         """Refuse options ``task`` cannot take.
 
         Raises:
-            ValueError: a proposer for anything but a Game of 24 search.
+            ValueError: a proposer for anything but a Game of 24 search; a verifier for anything but ``sc``.
         """
         if self.proposer is not None and (self.strategy != "tot" or task.search_task != "game24"):
             raise ValueError("--proposer is for --strategy tot on game24 (the only task with move rules)")
+        if self.verifier is not None and self.strategy != "sc":
+            raise ValueError("--verifier is for --strategy sc (it weights the votes of sampled trajectories)")
 
     @property
     def variant(self) -> str:
@@ -124,7 +127,7 @@ class EvalConfig:
         defaults = EvalConfig(self.strategy)
         names = {
             "react": ("max_steps", "temperature"),
-            "sc": ("samples", "max_steps", "temperature"),
+            "sc": ("samples", "verifier", "max_steps", "temperature"),
             "tot": ("algorithm", "evaluator", "proposer", "beam", "n_generate", "temperature"),
         }.get(self.strategy, ("max_tokens", "temperature"))
         parts = []

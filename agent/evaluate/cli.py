@@ -94,6 +94,13 @@ def _options(fn: Callable) -> Callable:
             "move; the model still judges). Default: the task's (rules).",
         ),
         click.option(
+            "--verifier",
+            default=None,
+            metavar="SPEC",
+            help="sc: a learned verifier (a model spec, or 'default' for the shipped one) scores every sampled "
+            "trajectory, and each answer gets the sum of its trajectories' scores instead of a count.",
+        ),
+        click.option(
             "--out",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,

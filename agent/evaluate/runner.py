@@ -19,6 +19,7 @@ from agent.evaluate.report import read_results, summarize
 from agent.evaluate.strategies import STRATEGY_FUNCTIONS
 from agent.jsonl import append_jsonl
 from agent.model import Model
+from agent.verify import Verifier, load_verifier
 from tools.base import Tool, load_tools
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,17 @@ def done_records(out: str | Path, task: str, variant: str, model: str) -> dict[t
 
 
 def evaluate_item(
-    task: EvalTask, item: Item, model: Model, config: EvalConfig, tools: list[Tool] | None = None
+    task: EvalTask,
+    item: Item,
+    model: Model,
+    config: EvalConfig,
+    tools: list[Tool] | None = None,
+    verifier: Verifier | None = None,
 ) -> dict[str, Any]:
     """Run the strategy on one item and score it; returns the JSON-ready record."""
     t0 = time.perf_counter()
-    outcome = STRATEGY_FUNCTIONS[config.strategy](model, task, item, config, tools)
+    extra = {} if verifier is None else {"verifier": verifier}  # only sc takes one (EvalConfig.check)
+    outcome = STRATEGY_FUNCTIONS[config.strategy](model, task, item, config, tools, **extra)
     seconds = time.perf_counter() - t0
     checked, right = check_chain(outcome.chain)
     return {
@@ -79,6 +86,7 @@ def run_eval(
     out: str | Path,
     tools: list[Tool] | None = None,
     on_record: OnRecord | None = None,
+    verifier: Verifier | None = None,
 ) -> Summary:
     """Evaluate ``model`` with ``config.strategy`` on ``items``, appending each record to ``out``.
 
@@ -90,6 +98,7 @@ def run_eval(
         out: the results JSONL; items already in it are skipped.
         tools: the ReAct tools; ``None`` gives the defaults (calculator, python).
         on_record: called after each item, e.g. to advance a progress bar.
+        verifier: weights the votes of ``sc``; ``None`` loads ``config.verifier`` when it names one.
 
     Returns:
         The summary over all ``items`` (those skipped count with their earlier records).
@@ -98,6 +107,8 @@ def run_eval(
     model_name = getattr(model, "name", type(model).__name__)
     if tools is None and config.strategy in AGENTIC:
         tools = load_tools()  # once for the run (not per item), and named in every record
+    if verifier is None and config.verifier is not None:
+        verifier = load_verifier(config.verifier)
     done = done_records(out, task.name, config.variant, model_name)
     records, skipped = [], 0
     for item in items:
@@ -105,7 +116,7 @@ def run_eval(
         was_done = rec is not None
         skipped += was_done
         if rec is None:
-            rec = evaluate_item(task, item, model, config, tools)
+            rec = evaluate_item(task, item, model, config, tools, verifier)
             append_jsonl(out, rec)
             log.info(
                 "item %d: %s (gold %s) %s",

@@ -3,7 +3,8 @@
 - ``direct``: ask for the answer only, one line, greedy (the paper's IO prompting).
 - ``cot``: think step by step in prose, then ``The answer is N``; greedy.
 - ``react``: a :class:`~agent.react.ReActAgent` with the tools (default: calculator, python).
-- ``sc``: self-consistency, ``samples`` ReAct trajectories majority-voted.
+- ``sc``: self-consistency, ``samples`` ReAct trajectories majority-voted, or voted by a learned verifier's
+  scores (:mod:`agent.verify`).
 - ``tot``: a Tree-of-Thoughts search (:func:`search.solve`), imported when used.
 """
 
@@ -12,11 +13,15 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from agent.evaluate import EvalConfig, EvalTask, Item, Outcome
 from agent.model import Model
 from agent.steps import Trajectory
 from tools.base import Tool
+
+if TYPE_CHECKING:
+    from agent.verify import Verifier
 
 PROMPTS: dict[str, str] = {
     "direct_system": "Answer with the final answer only, on one line, with no explanation.",
@@ -103,16 +108,39 @@ def react(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list
     )
 
 
-def sc(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list[Tool] | None) -> Outcome:
-    """Self-consistency over ReAct: ``cfg.samples`` trajectories, majority vote."""
+def sc(
+    model: Model,
+    task: EvalTask,
+    item: Item,
+    cfg: EvalConfig,
+    tools: list[Tool] | None,
+    verifier: Verifier | None = None,
+) -> Outcome:
+    """Self-consistency over ReAct: ``cfg.samples`` trajectories, majority vote (or votes weighted by ``verifier``)."""
     from agent.consistency import self_consistency
 
     temperature = cfg.temperature if cfg.temperature is not None else 0.7
-    vote = self_consistency(_agent(model, cfg, tools, temperature, item), task.prompt(item), cfg.samples)
+    question = task.prompt(item)
+    vote = self_consistency(_agent(model, cfg, tools, temperature, item), question, cfg.samples)
     tokens = sum(int(t.stats.get("tokens", 0)) for t in vote.trajectories)
-    trace = {"votes": vote.votes, "best": [s.to_dict() for s in vote.best.steps]}
+    samples = [{"answer": t.answer, "steps": [s.to_dict() for s in t.steps]} for t in vote.trajectories]
+    trace: dict = {"votes": vote.votes}
+    answer, best = vote.answer, vote.best
+    if verifier is not None:
+        from agent.consistency import normalize_answer
+        from agent.verify import weighted_vote
+
+        scores = [verifier.score(question, t.steps, t.answer) for t in vote.trajectories]
+        answer, trace["weighted"] = weighted_vote([t.answer for t in vote.trajectories], scores)
+        for sample, score in zip(samples, scores):
+            sample["score"] = round(score, 4)
+        if answer is not None:  # the winning answer's highest-scored trajectory
+            key = normalize_answer(answer)
+            winners = [i for i, t in enumerate(vote.trajectories) if normalize_answer(t.answer) == key]
+            best = vote.trajectories[max(winners, key=scores.__getitem__)]
+    trace.update(best=[s.to_dict() for s in best.steps], samples=samples)
     return Outcome(
-        vote.answer,
+        answer,
         tokens,
         0,
         sum(len(t.steps) for t in vote.trajectories),

@@ -1,0 +1,84 @@
+"""How much a learned verifier buys over majority voting, on sampled trajectories already in an sc results file.
+
+    python bench/verifier.py RESULTS.jsonl... --verifier SPEC [--verifier SPEC2 ...] [--limit N]
+
+RESULTS are ``agent eval gsm8k --strategy sc`` files (every sample is in ``trace.samples``), so the
+expensive part, sampling, is done once and each verifier only scores. For each verifier it prints one
+row: majority vote, votes weighted by the verifier's scores (what ``agent eval --verifier`` does), the
+single best-scored sample (the GSM8K paper's rule), the ceiling (some sample is right: pass@N), and the
+ROC AUC of the scores over all samples (the chance a right sample outscores a wrong one).
+``--verifier none`` gives the majority row only.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent.consistency import majority_vote, normalize_answer
+from agent.evaluate.report import read_results
+from agent.steps import Step
+from agent.verify import load_verifier, weighted_vote
+
+
+def roc_auc(scored: list[tuple[float, bool]]) -> float:
+    """The chance that a random right sample scores above a random wrong one (ties count half)."""
+    pos = [s for s, y in scored if y]
+    neg = [s for s, y in scored if not y]
+    if not pos or not neg:
+        return float("nan")
+    return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
+
+
+def rerank(records: list[dict], spec: str) -> dict:
+    """Majority, weighted, best-of-N and ceiling counts for one verifier over the records."""
+    verifier = None if spec == "none" else load_verifier(spec)
+    row = {"verifier": spec, "n": len(records), "majority": 0, "weighted": 0, "best": 0, "ceiling": 0}
+    scored: list[tuple[float, bool]] = []
+    t0 = time.perf_counter()
+    for rec in records:
+        gold = normalize_answer(rec["gold"])
+        samples = rec["trace"]["samples"]
+        answers = [s["answer"] for s in samples]
+        right = [normalize_answer(a) == gold for a in answers]
+        row["ceiling"] += any(right)
+        row["majority"] += normalize_answer(majority_vote(answers)[0]) == gold
+        if verifier is None:
+            continue
+        question = rec.get("prompt") or rec["question"]
+        scores = [verifier.score(question, [Step.from_dict(d) for d in s["steps"]], s["answer"]) for s in samples]
+        scored += list(zip(scores, right))
+        row["weighted"] += normalize_answer(weighted_vote(answers, scores)[0]) == gold
+        row["best"] += right[max(range(len(scores)), key=scores.__getitem__)]
+    row["auc"] = roc_auc(scored) if scored else float("nan")
+    row["s_per_item"] = (time.perf_counter() - t0) / max(1, len(records))
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="+", type=Path)
+    ap.add_argument("--verifier", action="append", default=None, help="model spec, 'default' or 'none' (repeatable)")
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    records = [r for p in args.results for r in read_results(p) if isinstance(r.get("trace"), dict)]
+    records = [r for r in records if "samples" in r["trace"]][: args.limit]
+    if not records:
+        raise SystemExit("no sc records with trace.samples in these files")
+    print("| verifier | n | majority | weighted | best-of-N | ceiling (pass@N) | AUC | s/item |")
+    print("|---|---|---|---|---|---|---|---|")
+    for spec in args.verifier or ["none"]:
+        r = rerank(records, spec)
+        pct = {k: f"{r[k]}/{r['n']} ({r[k] / r['n']:.0%})" for k in ("majority", "weighted", "best", "ceiling")}
+        if spec == "none":
+            pct["weighted"] = pct["best"] = "-"
+        print(
+            f"| {spec} | {r['n']} | {pct['majority']} | {pct['weighted']} | {pct['best']} | {pct['ceiling']} "
+            f"| {r['auc']:.3f} | {r['s_per_item']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The learned verifier: its prompt, its score, votes weighted by it, the sc strategy with it, its training data."""
+
+import argparse
+import json
+import math
+
+import pytest
+
+from agent.backends.fake import ScriptedModel
+from agent.evaluate import EvalConfig, get_task, run_eval
+from agent.jsonl import read_jsonl
+from agent.model import Completion, ModelError
+from agent.steps import Action, Step, StepError
+from agent.verify import LABELS, Verifier, label_odds, load_verifier, verifier_prompt, weighted_vote
+from finetune.recipes.verifier_data import build, right_trajectories, sample_records
+from tools.base import tool
+
+
+@tool
+def calculator(expression: str) -> str:
+    """Evaluate arithmetic.
+
+    Args:
+        expression: digits and + - * / only.
+    """
+    if set(expression) - set("0123456789+-*/(). "):
+        raise ValueError("not arithmetic")
+    return str(eval(expression, {"__builtins__": {}}, {}))  # the test controls the input
+
+
+class JudgeModel(ScriptedModel):
+    """A verifier whose P(correct) is ``p_right`` when the prompt's answer line is ``Answer: 72``, else 0.2."""
+
+    def __init__(self, p_right: float = 0.9):
+        super().__init__(lambda prompt: "x")
+        self.p_right = p_right
+
+    def complete(self, prompt, *, grammar=None, logprobs=False, **kwargs):
+        super().complete(prompt, grammar=grammar, logprobs=logprobs, **kwargs)
+        p = self.p_right if "\nAnswer: 72\n" in prompt else 0.2
+        lp = math.log(p) if LABELS[0] in grammar else math.log(1 - p)
+        return Completion(["?"], logprobs=[[lp]] if logprobs else None)
+
+
+STEPS = [
+    Step("Half of 48 is sold in May.", Action("calculator", {"expression": "48/2"}), "24"),
+    Step("Oops.", None, "Invalid", error=StepError("parse", "no Action line")),
+    Step("I know the answer.", answer="72"),
+]
+
+
+def test_prompt_shows_each_tool_call_with_its_result_and_the_answer():
+    prompt = verifier_prompt("  How many clips?  ", STEPS, "72")
+    assert prompt == (
+        "Check the solution (correct/wrong)\nQuestion: How many clips?\n"
+        "Half of 48 is sold in May. [calculator: 48/2 = 24]\nOops. [error: no Action line]\n"
+        "Answer: 72\nVerdict:"
+    )
+    assert "(no steps)" in verifier_prompt("Q?", [Step("I know.", answer="3")], "3")
+
+
+def test_label_odds_compare_the_two_forced_labels():
+    model = JudgeModel(p_right=0.9)
+    assert label_odds(model, "Question: q\nAnswer: 72\nVerdict:") == pytest.approx(0.9)
+    assert [c["grammar"] for c in model.calls] == ['root ::= " correct"', 'root ::= " wrong"']
+    assert all(c["temperature"] == 0.0 for c in model.calls)
+    assert Verifier(model).score("q", STEPS, None) == 0.0  # no answer: nothing to check, no model call
+    assert len(model.calls) == 2
+
+
+def test_label_odds_need_logprobs():
+    class NoLogprobs(ScriptedModel):
+        def complete(self, prompt, **kwargs):
+            return Completion(["correct"])
+
+    with pytest.raises(ModelError, match="logprobs"):
+        label_odds(NoLogprobs([]), "Verdict:")
+
+
+def test_weighted_vote_sums_scores_per_normalised_answer():
+    assert weighted_vote(["12", "$12.0", "7", None], [0.2, 0.3, 0.4, 0.9]) == ("12", {"12": 0.5, "7": 0.4})
+    assert weighted_vote(["5", "6"], [0.5, 0.5])[0] == "5"  # a tie goes to the earliest
+    assert weighted_vote([None, None], [1.0, 1.0]) == (None, {})
+    with pytest.raises(ValueError, match="2 answers but 1 scores"):
+        weighted_vote(["1", "2"], [0.3])
+
+
+def test_load_default_verifier_says_when_none_ships(monkeypatch, tmp_path):
+    monkeypatch.setattr("agent.verify.DEFAULT_VERIFIER", tmp_path / "missing.gguf")
+    with pytest.raises(ModelError, match="no verifier ships"):
+        load_verifier("default")
+
+
+def sc_run(tmp_path, verifier):
+    tmp_path.mkdir()
+    path = tmp_path / "gsm8k.jsonl"
+    path.write_text(json.dumps({"question": "Natalia sold 48 clips, then half as many. How many?", "answer": "#### 72"}))
+    replies = ["Thought: I know the answer.\nFinal Answer: " + a + "\n" for a in ("70", "72", "70")]
+    task, out = get_task("gsm8k"), tmp_path / "sc.jsonl"
+    cfg = EvalConfig("sc", samples=3, verifier=None if verifier is None else "judge")
+    summary = run_eval(task, task.load(path), ScriptedModel(replies), cfg, out, tools=[calculator], verifier=verifier)
+    return summary, next(read_jsonl(out))
+
+
+def test_sc_with_a_verifier_lets_scores_outvote_the_majority(tmp_path):
+    summary, record = sc_run(tmp_path / "plain", None)
+    assert not record["correct"] and record["answer"] == "70" and "weighted" not in record["trace"]
+    assert [s["answer"] for s in record["trace"]["samples"]] == ["70", "72", "70"]
+    summary, record = sc_run(tmp_path / "judged", Verifier(JudgeModel(p_right=0.9)))
+    assert record["correct"] and record["answer"] == "72" and record["variant"] == "sc(samples=3, verifier=judge)"
+    assert record["trace"]["weighted"] == {"70": 0.4, "72": 0.9}
+    assert [s["score"] for s in record["trace"]["samples"]] == [0.2, 0.9, 0.2]
+    assert record["trace"]["best"][-1]["answer"] == "72"
+
+
+def test_a_verifier_is_only_for_sc():
+    with pytest.raises(ValueError, match="--verifier is for --strategy sc"):
+        EvalConfig("react", verifier="default").check(get_task("gsm8k"))
+
+
+def sc_record(question, gold, answers):
+    steps = lambda a: [Step("I know the answer.", answer=a).to_dict()]  # noqa: E731
+    samples = [{"answer": a, "steps": steps(a)} for a in answers]
+    return {"index": 0, "question": question, "prompt": question, "gold": gold, "trace": {"samples": samples}}
+
+
+def test_samples_become_distinct_labelled_verifier_records():
+    pairs = sample_records(sc_record("Q1?", "72", ["72", "70", "72.0", "70", None]))
+    assert [ok for _, ok in pairs] == [True, False, True, False]  # "72" and "72.0" render differently
+    assert pairs[0][0].endswith("Answer: 72\nVerdict:")
+    with pytest.raises(ValueError, match="sc results file"):
+        sample_records({"index": 3, "question": "Q", "gold": "1", "trace": [{"answer": "1"}]})
+
+
+def test_build_caps_wrong_samples_adds_gold_traces_and_holds_out_dev_questions():
+    results = [sc_record(f"Q{i}?", "1", ["1", "2", "3", "4"]) for i in range(10)]
+    gold_trace = lambda q: {"question": q, "steps": [Step("So 1.", answer="1").to_dict()], "answer": "1"}  # noqa: E731
+    gold = {q: gold_trace(q) for q in ["Q0?", "Q1?", "Other?", "Another?"]}
+    args = argparse.Namespace(seed=0, dev_fraction=0.2, max_wrong=2, gold_extra=1)
+    train, dev, counts = build(results, gold, args)
+    assert counts["dev_questions"] == 2 and len(dev) == 2 * 4
+    dev_q = {r["prompt"].split("\n")[1] for r in dev}
+    train_q = {r["prompt"].split("\n")[1] for r in train}
+    assert not dev_q & train_q
+    wrong = [r for r in train if r["completion"] == LABELS[1]]
+    assert len(wrong) == 8 * 2 == counts["wrong"]
+    assert counts["gold"] == sum(q in gold for q in ("Q0?", "Q1?") if f"Question: {q}" not in dev_q) + 1
+    assert counts["right"] + counts["wrong"] == len(train)
+
+
+def test_right_samples_are_kept_once_as_trace_rows_for_self_improvement():
+    from finetune.formats import trajectory_example
+
+    rec = sc_record("Q?", "72", ["72", "72", "70"])
+    rec["trace"]["samples"].append({"answer": "72", "steps": [Step("x", error=StepError("parse", "bad")).to_dict()]})
+    rows = right_trajectories([rec])
+    assert len(rows) == 1 and rows[0]["answer"] == "72" and rows[0]["stats"] == {"correct": True}
+    example = trajectory_example(rows[0], "kept.jsonl:1")
+    assert example is not None and example.completion.endswith("Final Answer: 72\n")
