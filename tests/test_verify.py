@@ -94,7 +94,9 @@ def test_load_default_verifier_says_when_none_ships(monkeypatch, tmp_path):
 def sc_run(tmp_path, verifier):
     tmp_path.mkdir()
     path = tmp_path / "gsm8k.jsonl"
-    path.write_text(json.dumps({"question": "Natalia sold 48 clips, then half as many. How many?", "answer": "#### 72"}))
+    path.write_text(
+        json.dumps({"question": "Natalia sold 48 clips, then half as many. How many?", "answer": "#### 72"})
+    )
     replies = ["Thought: I know the answer.\nFinal Answer: " + a + "\n" for a in ("70", "72", "70")]
     task, out = get_task("gsm8k"), tmp_path / "sc.jsonl"
     cfg = EvalConfig("sc", samples=3, verifier=None if verifier is None else "judge")
@@ -103,10 +105,10 @@ def sc_run(tmp_path, verifier):
 
 
 def test_sc_with_a_verifier_lets_scores_outvote_the_majority(tmp_path):
-    summary, record = sc_run(tmp_path / "plain", None)
+    _, record = sc_run(tmp_path / "plain", None)
     assert not record["correct"] and record["answer"] == "70" and "weighted" not in record["trace"]
     assert [s["answer"] for s in record["trace"]["samples"]] == ["70", "72", "70"]
-    summary, record = sc_run(tmp_path / "judged", Verifier(JudgeModel(p_right=0.9)))
+    _, record = sc_run(tmp_path / "judged", Verifier(JudgeModel(p_right=0.9)))
     assert record["correct"] and record["answer"] == "72" and record["variant"] == "sc(samples=3, verifier=judge)"
     assert record["trace"]["weighted"] == {"70": 0.4, "72": 0.9}
     assert [s["score"] for s in record["trace"]["samples"]] == [0.2, 0.9, 0.2]
@@ -119,7 +121,7 @@ def test_a_verifier_is_only_for_sc():
 
 
 def sc_record(question, gold, answers):
-    steps = lambda a: [Step("I know the answer.", answer=a).to_dict()]  # noqa: E731
+    steps = lambda a: [Step("I know the answer.", answer=a).to_dict()]
     samples = [{"answer": a, "steps": steps(a)} for a in answers]
     return {"index": 0, "question": question, "prompt": question, "gold": gold, "trace": {"samples": samples}}
 
@@ -134,7 +136,7 @@ def test_samples_become_distinct_labelled_verifier_records():
 
 def test_build_caps_wrong_samples_adds_gold_traces_and_holds_out_dev_questions():
     results = [sc_record(f"Q{i}?", "1", ["1", "2", "3", "4"]) for i in range(10)]
-    gold_trace = lambda q: {"question": q, "steps": [Step("So 1.", answer="1").to_dict()], "answer": "1"}  # noqa: E731
+    gold_trace = lambda q: {"question": q, "steps": [Step("So 1.", answer="1").to_dict()], "answer": "1"}
     gold = {q: gold_trace(q) for q in ["Q0?", "Q1?", "Other?", "Another?"]}
     args = argparse.Namespace(seed=0, dev_fraction=0.2, max_wrong=2, gold_extra=1)
     train, dev, counts = build(results, gold, args)
