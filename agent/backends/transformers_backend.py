@@ -102,13 +102,7 @@ class TransformersModel:
             )
         start = ids["input_ids"].shape[1]
         gen = out.sequences[:, start:]
-        texts, count = [], 0
-        eos = self.tokenizer.eos_token_id
-        for row in gen:
-            toks = [t for t in row.tolist() if t != eos and t != self.tokenizer.pad_token_id]
-            count += len(toks)
-            text = self.tokenizer.decode(toks, skip_special_tokens=True)
-            texts.append(cut_at_stop(text, stop))
+        texts, counts = self._decode(gen, stop)
         lps = None
         if logprobs:
             steps = torch.stack(out.scores, dim=1).log_softmax(-1)  # (n, T, V)
@@ -116,8 +110,56 @@ class TransformersModel:
         return Completion(
             texts=texts,
             prompt_tokens=start,
-            completion_tokens=count,
+            completion_tokens=sum(counts),
             seconds=time.perf_counter() - t0,
             logprobs=lps,
             finish_reasons=["stop"] * n,
         )
+
+    def complete_many(
+        self, prompts: list[str], *, stop=(), max_tokens: int = 256, temperature: float = 0.0
+    ) -> list[Completion]:
+        """Continue each prompt once, all in one left-padded batch (what :class:`BatchingModel` calls).
+
+        Sampling is not seeded per prompt: the batch shares one random stream.
+        """
+        torch, tok = self._torch, self.tokenizer
+        t0 = time.perf_counter()
+        side, tok.padding_side = tok.padding_side, "left"
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        try:
+            if tok.pad_token_id is None:
+                tok.pad_token = tok.eos_token
+            ids = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        finally:
+            tok.padding_side = side
+        sample = temperature > 0
+        with torch.no_grad():
+            out = self.model.generate(
+                **ids,
+                max_new_tokens=max_tokens,
+                do_sample=sample,
+                temperature=temperature if sample else None,
+                top_p=None,
+                top_k=None,
+                stop_strings=list(stop) or None,
+                tokenizer=tok,
+                pad_token_id=pad,
+            )
+        texts, counts = self._decode(out[:, ids["input_ids"].shape[1] :], stop)
+        seconds = time.perf_counter() - t0
+        mask = ids["attention_mask"].sum(dim=1).tolist()
+        return [
+            Completion([text], int(m), c, seconds, None, ["length" if c >= max_tokens else "stop"])
+            for text, c, m in zip(texts, counts, mask)
+        ]
+
+    def _decode(self, gen: Any, stop) -> tuple[list[str], list[int]]:
+        """Each generated row as text cut at the first stop string, and its token count (no pad or end)."""
+        drop = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        texts, counts = [], []
+        for row in gen.tolist():
+            toks = [t for t in row if t not in drop]
+            counts.append(len(toks))
+            texts.append(cut_at_stop(self.tokenizer.decode(toks, skip_special_tokens=True), stop))
+        return texts, counts
