@@ -8,6 +8,10 @@
 #   device run, carry [".gpu/c"], at once (a warm machine keeps /tmp for 30 s of idle):
 #       bash finetune/recipes/device.sh c        # part 3, join, train (finetune/recipes/shipped.py)
 #   optionally first, carry [".gpu/c"]:  bash finetune/recipes/device.sh probe   # which batch size is fastest
+#   or instead of c, carry [".gpu/c"]:  bash finetune/recipes/device.sh sample  # the shipped model's own ReAct
+#       samples on the GSM8K train questions (finetune/recipes/batch_sample.py), back as $OUT/samples.tar.xz.*:
+#       here, `cat samples.tar.xz.* | tar -xJ -C runs/bs`, then finetune/recipes/verifier_data.py (verifier records
+#       and the right trajectories for a self-improvement round)
 #
 # Call c goes on training the shipped default adapter (agent/data/default-adapter.gguf, in the tree) with
 # SHIPPED_ARGS (default: the GSM8K-heavy round below), then the Game of 24 judge stage; each stage stops at
@@ -35,11 +39,13 @@ prepare)
     pip download --no-deps -q -d "$here/.gpu/a" gguf==0.19.0 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 \
         --python-version 3.12 --only-binary=:all:
     tar -C "$data" -cJf "$here/.gpu/a/data.tar.xz" .
+    shared="${COT_AGENT_DATA:-$here/../shared/data}"
+    xz -c "$shared/gsm8k/train.jsonl" > "$here/.gpu/a/gsm8k_train.jsonl.xz"
     du -sh "$here/.gpu/a" "$here/.gpu/b" "$here/.gpu/c"
     ;;
 a)
     mkdir -p /tmp/w/data
-    cp .gpu/a/part00 /tmp/w/
+    cp .gpu/a/part00 .gpu/a/gsm8k_train.jsonl.xz /tmp/w/
     python3 -c "import tarfile; tarfile.open('.gpu/a/data.tar.xz').extractall('/tmp/w/data')"
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/a/*.whl
     python3 -c "import transformers, peft, torch; print(transformers.__version__, peft.__version__, torch.__version__)"
@@ -67,8 +73,18 @@ c)
         --steps 800 --max-seconds 270 --batch-size 32 --seq-len 1024 --lr 2e-4 \
         --judge-epochs 2 --judge-lr 3e-4 --judge-max-seconds 110} ${EXTRA_ARGS:-} 2>&1 | grep -v -i warn | tee "$OUT/log" | tail -60
     ;;
+sample)
+    join
+    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+    xz -dc /tmp/w/gsm8k_train.jsonl.xz | head -n -500 > /tmp/w/gsm8k_train.jsonl  # the last 500: our dev split
+    python3 -m finetune.recipes.batch_sample --questions /tmp/w/gsm8k_train.jsonl --base /tmp/w/smol.gguf \
+        --adapter agent/data/default-adapter.gguf --samples "${SAMPLES:-8}" --workers "${WORKERS:-256}" \
+        --max-seconds "${SAMPLE_SECONDS:-300}" --out /tmp/w/bs 2>&1 | grep -v -i warn | tee "$OUT/log" | tail -20
+    tar -C /tmp/w/bs -cJf /tmp/w/samples.tar.xz . && split -b 15M -d /tmp/w/samples.tar.xz "$OUT/samples.tar.xz."
+    ls -la "$OUT"
+    ;;
 *)
-    echo "usage: device.sh prepare DATA_DIR | a | b | probe | c" >&2
+    echo "usage: device.sh prepare DATA_DIR | a | b | probe | c | sample" >&2
     exit 2
     ;;
 esac
