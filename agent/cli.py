@@ -89,6 +89,13 @@ def cli(verbose: int) -> None:
     help="Self-consistency: run N trajectories and majority-vote the answer.",
 )
 @click.option(
+    "--verifier",
+    default=None,
+    metavar="SPEC",
+    help="With --samples: a learned verifier ('default': the shipped one, or a model spec) scores each "
+    "trajectory and answers are voted by summed score.",
+)
+@click.option(
     "--temperature",
     type=click.FloatRange(0, 5),
     default=None,
@@ -139,6 +146,7 @@ def solve(
     strategy: str,
     max_steps: int,
     samples: int,
+    verifier: str | None,
     temperature: float | None,
     seed: int,
     as_json: bool,
@@ -154,6 +162,8 @@ def solve(
     """Answer QUESTION with a ReAct agent (default) or a Tree-of-Thoughts search."""
     from agent.run import run_react, run_tot
 
+    if strategy == "tot" and verifier is not None:
+        raise click.ClickException("--verifier is for the ReAct strategy with --samples")
     if strategy == "tot":
         run_tot(
             question,
@@ -181,6 +191,7 @@ def solve(
             seed=seed,
             as_json=as_json,
             trace=trace,
+            verifier=verifier,
         )
 
 

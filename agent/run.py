@@ -37,13 +37,16 @@ def run_react(
     seed: int,
     as_json: bool,
     trace: Path | None,
+    verifier: str | None = None,
 ) -> None:
-    """``agent solve`` with the ReAct strategy (and self-consistency when samples > 1)."""
+    """``agent solve`` with the ReAct strategy (and self-consistency when samples > 1, voted by ``verifier``)."""
     from agent.consistency import self_consistency
     from agent.model import load_model
     from agent.react import ReActAgent, ReActConfig
     from tools.base import load_tools
 
+    if verifier is not None and samples < 2:
+        raise click.ClickException("--verifier weights the votes of sampled trajectories: give --samples 2 or more")
     tools = load_tools(tools_spec)
     model = load_model(model_spec)
     temp = temperature if temperature is not None else (0.7 if samples > 1 else 0.0)
@@ -51,10 +54,18 @@ def run_react(
     agent = ReActAgent(model, tools, config, on_step=None if as_json else show_step)
     if samples > 1:
         vote = self_consistency(agent, question, samples)
-        traj = vote.best
-        traj.answer = vote.answer
+        traj, answer, extra = vote.best, vote.answer, {}
+        if verifier is not None:
+            from agent.verify import load_verifier, verified_vote
+
+            verdict = verified_vote(load_verifier(verifier), question, vote.trajectories)
+            traj, answer, extra = verdict.best, verdict.answer, {"weighted": verdict.totals}
+        traj.answer = answer
         traj.stats.update(
-            samples=samples, votes=vote.votes, tokens_all=sum(t.stats.get("tokens", 0) for t in vote.trajectories)
+            samples=samples,
+            votes=vote.votes,
+            **extra,
+            tokens_all=sum(t.stats.get("tokens", 0) for t in vote.trajectories),
         )
     else:
         traj = agent.run(question)

@@ -23,11 +23,12 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.consistency import normalize_answer
 from agent.model import Model, ModelError
-from agent.steps import Step
+from agent.steps import Step, Trajectory
 
 VERIFY_PROMPT = "Check the solution (correct/wrong)\nQuestion: $question\n$steps\nAnswer: $answer\nVerdict:"
 LABELS = (" correct", " wrong")  # the completions the verifier is trained on, leading space included
@@ -106,6 +107,37 @@ def weighted_vote(answers: Sequence[str | None], scores: Sequence[float]) -> tup
     return original, {k: round(v, 4) for k, v in totals.items()}
 
 
+@dataclass
+class Verdict:
+    """Sampled trajectories voted by a verifier's scores.
+
+    Attributes:
+        answer: the answer with the highest summed score (``None`` when no trajectory answered).
+        best: the winning answer's highest-scored trajectory (the first one when none answered).
+        totals: each normalised answer's summed score.
+        scores: each trajectory's score, in order.
+    """
+
+    answer: str | None
+    best: Trajectory
+    totals: dict[str, float]
+    scores: list[float]
+
+
+def verified_vote(verifier: Verifier, question: str, trajectories: Sequence[Trajectory]) -> Verdict:
+    """Score every trajectory and vote by the scores (:func:`weighted_vote`)."""
+    if not trajectories:
+        raise ValueError("no trajectories to vote on")
+    scores = [verifier.score(question, t.steps, t.answer) for t in trajectories]
+    answer, totals = weighted_vote([t.answer for t in trajectories], scores)
+    best = trajectories[0]
+    if answer is not None:
+        key = normalize_answer(answer)
+        winners = [i for i, t in enumerate(trajectories) if normalize_answer(t.answer) == key]
+        best = trajectories[max(winners, key=scores.__getitem__)]
+    return Verdict(answer, best, totals, scores)
+
+
 def load_verifier(spec: str) -> Verifier:
     """A verifier from a model spec (see :func:`agent.model.load_model`); ``default``: the shipped verifier.
 
@@ -121,4 +153,14 @@ def load_verifier(spec: str) -> Verifier:
     return Verifier(load_model(spec))
 
 
-__all__ = ["LABELS", "VERIFY_PROMPT", "Verifier", "label_odds", "load_verifier", "verifier_prompt", "weighted_vote"]
+__all__ = [
+    "LABELS",
+    "VERIFY_PROMPT",
+    "Verdict",
+    "Verifier",
+    "label_odds",
+    "load_verifier",
+    "verified_vote",
+    "verifier_prompt",
+    "weighted_vote",
+]

@@ -213,3 +213,10 @@ def test_export_with_a_bogus_outtype(tmp_path, extra):
     (tmp_path / "run").mkdir()
     run = agent(tmp_path, "export", "run", "--outtype", "bogus", *extra)
     check(run, "--outtype", "bogus")
+
+
+def test_a_verifier_needs_sampled_react_trajectories(tmp_path):
+    check(agent(tmp_path, "solve", "hi", "--verifier", "default"), "--verifier", "--samples")
+    check(agent(tmp_path, "solve", "hi", "--strategy", "tot", "--verifier", "default"), "--verifier")
+    write_jsonl(tmp_path / "q.jsonl", GOOD_ROWS)
+    check(agent(tmp_path, "eval", "gsm8k", "--data", "q.jsonl", "--verifier", "x.gguf"), "--verifier", "sc")

@@ -159,3 +159,17 @@ def test_right_samples_are_kept_once_as_trace_rows_for_self_improvement():
     assert len(rows) == 1 and rows[0]["answer"] == "72" and rows[0]["stats"] == {"correct": True}
     example = trajectory_example(rows[0], "kept.jsonl:1")
     assert example is not None and example.completion.endswith("Final Answer: 72\n")
+
+
+def test_solve_with_samples_and_a_verifier_reports_the_weighted_votes(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from agent.cli import cli
+
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(["Thought: t\nFinal Answer: " + a + "\n" for a in ("70", "72", "70")]))
+    monkeypatch.setattr("agent.verify.load_verifier", lambda spec: Verifier(JudgeModel(p_right=0.95)))
+    args = ["solve", "q", "--model", f"fake:{replies}", "--samples", "3", "--verifier", "judge", "--json"]
+    out = json.loads(CliRunner().invoke(cli, args, catch_exceptions=False).output)
+    assert out["answer"] == "72" and out["stats"]["votes"] == {"70": 2, "72": 1}
+    assert out["stats"]["weighted"] == {"70": 0.4, "72": 0.95}

@@ -127,17 +127,12 @@ def sc(
     trace: dict = {"votes": vote.votes}
     answer, best = vote.answer, vote.best
     if verifier is not None:
-        from agent.consistency import normalize_answer
-        from agent.verify import weighted_vote
+        from agent.verify import verified_vote
 
-        scores = [verifier.score(question, t.steps, t.answer) for t in vote.trajectories]
-        answer, trace["weighted"] = weighted_vote([t.answer for t in vote.trajectories], scores)
-        for sample, score in zip(samples, scores):
+        verdict = verified_vote(verifier, question, vote.trajectories)
+        answer, best, trace["weighted"] = verdict.answer, verdict.best, verdict.totals
+        for sample, score in zip(samples, verdict.scores):
             sample["score"] = round(score, 4)
-        if answer is not None:  # the winning answer's highest-scored trajectory
-            key = normalize_answer(answer)
-            winners = [i for i, t in enumerate(vote.trajectories) if normalize_answer(t.answer) == key]
-            best = vote.trajectories[max(winners, key=scores.__getitem__)]
     trace.update(best=[s.to_dict() for s in best.steps], samples=samples)
     return Outcome(
         answer,
