@@ -11,7 +11,8 @@
 #   or instead of c, carry [".gpu/c"]:  bash finetune/recipes/device.sh sample  # the shipped model's own ReAct
 #       samples on the GSM8K train questions (finetune/recipes/batch_sample.py), back as $OUT/samples.tar.xz.*:
 #       here, `cat samples.tar.xz.* | tar -xJ -C runs/bs`, then finetune/recipes/verifier_data.py (verifier records
-#       and the right trajectories for a self-improvement round)
+#       and the right trajectories for a self-improvement round); then at once `device.sh verifier` (the verifier
+#       LoRA, back in $OUT/verifier) or `EXTRA_ARGS="--extra /tmp/w/kept.jsonl" device.sh c` (a self-improvement round)
 #
 # Call c goes on training the shipped default adapter (agent/data/default-adapter.gguf, in the tree) with
 # SHIPPED_ARGS (default: the GSM8K-heavy round below), then the Game of 24 judge stage; each stage stops at
@@ -81,10 +82,22 @@ sample)
         --adapter agent/data/default-adapter.gguf --samples "${SAMPLES:-8}" --workers "${WORKERS:-256}" \
         --max-seconds "${SAMPLE_SECONDS:-300}" --out /tmp/w/bs 2>&1 | grep -v -i warn | tee "$OUT/log" | tail -20
     tar -C /tmp/w/bs -cJf /tmp/w/samples.tar.xz . && split -b 15M -d /tmp/w/samples.tar.xz "$OUT/samples.tar.xz."
+    # the verifier's records and the right trajectories, for the calls below (the machine keeps /tmp/w while warm)
+    python3 -m finetune.recipes.verifier_data /tmp/w/bs/shard-*.jsonl --gold /tmp/w/data/gsm8k_react.jsonl \
+        --gold-extra 2000 --out /tmp/w/ver --kept /tmp/w/kept.jsonl && cp /tmp/w/ver/summary.json "$OUT/"
     ls -la "$OUT"
     ;;
+verifier)  # after sample, at once (carry nothing more): train the verifier LoRA on /tmp/w/ver, back in $OUT/verifier
+    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+    python3 -c 'from finetune.cli import finetune_cmd; finetune_cmd()' --data /tmp/w/ver/train.jsonl --base /tmp/w/smol.gguf --out /tmp/w/verifier \
+        --init-adapter agent/data/default-adapter.gguf --epochs "${VERIFIER_EPOCHS:-3}" --batch-size 64 --seq-len 512 \
+        --lr 2e-4 --dev-fraction 0 --eval-generations 0 --save-every 0 --max-seconds "${TRAIN_SECONDS:-240}" \
+        2>&1 | grep -v -i warn | grep -v "^finetune:" | tail -5
+    python3 -c "from pathlib import Path; from finetune.recipes.shipped import copy_adapter as c; \
+c(Path('/tmp/w/verifier/adapter'), Path('$OUT/verifier'), None)"
+    ;;
 *)
-    echo "usage: device.sh prepare DATA_DIR | a | b | probe | c | sample" >&2
+    echo "usage: device.sh prepare DATA_DIR | a | b | probe | c | sample | verifier" >&2
     exit 2
     ;;
 esac
