@@ -8,6 +8,11 @@ row: majority vote, votes weighted by the verifier's scores (what ``agent eval -
 single best-scored sample (the GSM8K paper's rule), the ceiling (some sample is right: pass@N), and the
 ROC AUC of the scores over all samples (the chance a right sample outscores a wrong one).
 ``--verifier none`` gives the majority row only.
+
+    python bench/verifier.py --records runs/ver/data/dev.jsonl --verifier SPEC
+
+scores labelled verifier records instead (``finetune/recipes/verifier_data.py``'s ``dev.jsonl``: the samples of
+training questions held out from the verifier's training) and prints their ROC AUC and accuracy at 0.5.
 """
 
 import argparse
@@ -19,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.consistency import majority_vote, normalize_answer
 from agent.evaluate.report import read_results
+from agent.jsonl import read_jsonl
 from agent.steps import Step
-from agent.verify import load_verifier, weighted_vote
+from agent.verify import LABELS, label_odds, load_verifier, weighted_vote
 
 
 def roc_auc(scored: list[tuple[float, bool]]) -> float:
@@ -57,12 +63,30 @@ def rerank(records: list[dict], spec: str) -> dict:
     return row
 
 
+def score_records(path: Path, spec: str) -> None:
+    """AUC and accuracy at 0.5 of a verifier on labelled ``{"prompt", "completion"}`` records."""
+    verifier = load_verifier(spec)
+    rows = list(read_jsonl(path))
+    t0 = time.perf_counter()
+    scored = [(label_odds(verifier.model, r["prompt"]), r["completion"] == LABELS[0]) for r in rows]
+    right = sum((s >= 0.5) == y for s, y in scored)
+    print(
+        f"| {spec} | {len(rows)} ({sum(y for _, y in scored)} right) | AUC {roc_auc(scored):.3f} "
+        f"| accuracy {right}/{len(rows)} | {(time.perf_counter() - t0) / max(1, len(rows)):.2f} s/record |"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", nargs="+", type=Path)
+    ap.add_argument("results", nargs="*", type=Path)
+    ap.add_argument("--records", type=Path, default=None, help="labelled verifier records instead of results")
     ap.add_argument("--verifier", action="append", default=None, help="model spec, 'default' or 'none' (repeatable)")
     ap.add_argument("--limit", type=int, default=None)
     args = ap.parse_args()
+    if args.records is not None:
+        for spec in args.verifier or ["default"]:
+            score_records(args.records, spec)
+        return
     records = [r for p in args.results for r in read_results(p) if isinstance(r.get("trace"), dict)]
     records = [r for r in records if "samples" in r["trace"]][: args.limit]
     if not records:
