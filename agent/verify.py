@@ -1,17 +1,19 @@
-"""A learned verifier: a model judges finished ReAct trajectories, and sampled answers are voted by its scores.
+"""Learned verifiers: score the sampled trajectories of a question, and vote the answers by those scores.
 
-The verifier reads a compact rendering of one trajectory (question, each thought with its tool call and
-result, the final answer) and is asked for a verdict, ``correct`` or ``wrong``. Its score is
-``P(correct) / (P(correct) + P(wrong))`` from the log-probabilities of the two forced labels, so one
-verifier call per label and trajectory (the two share the prompt, which a caching backend computes once).
+Two kinds, one :class:`Verifier` protocol (``score_all(question, trajectories) -> scores``), both fit on the
+model's own sampled trajectories on training questions, labelled right or wrong against the gold answer:
 
-Self-consistency with a verifier (:func:`weighted_vote`) sums the scores of the trajectories behind each
-answer instead of counting them (the GSM8K paper's verifier picks the single best-scored sample; summing is
-the more robust of the two when the verifier is weak, and reduces to majority voting when all scores are equal).
+- :class:`FeatureVerifier`: a logistic regression over features of each trajectory among its siblings
+  (:mod:`agent.features`: its answer's share of the votes, a whole-number answer, the question's numbers
+  used, invented numbers, ...), fit by ``finetune/recipes/verifier_fit.py``; microseconds a trajectory.
+  ``agent/data/verifier.json`` is the default (``--verifier default``).
+- :class:`ModelVerifier`: a language model (a LoRA trained by ``finetune/recipes/verifier_data.py`` records)
+  reads a compact rendering of one trajectory (:data:`VERIFY_PROMPT`) and its score is
+  ``P(correct) / (P(correct) + P(wrong))`` from the log-probabilities of the two forced labels.
 
-The verifier is trained by ``finetune/recipes/verifier_data.py`` on the model's own sampled trajectories on
-training questions, labelled right or wrong against the gold answer; ``agent/data/verifier-adapter.gguf``
-(when it ships) is the default, applied to the embedded base.
+Voting with a verifier (:func:`weighted_vote`) sums the scores of the trajectories behind each answer instead
+of counting them (the GSM8K paper's verifier picks the single best-scored sample; summing is the more robust
+of the two when the verifier is weak, and reduces to majority voting when all scores are equal).
 
 Example:
     >>> weighted_vote(["12", "12.0", "7"], [0.2, 0.3, 0.9])
@@ -20,11 +22,13 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from agent.consistency import normalize_answer
 from agent.model import Model, ModelError
@@ -32,7 +36,7 @@ from agent.steps import Step, Trajectory
 
 VERIFY_PROMPT = "Check the solution (correct/wrong)\nQuestion: $question\n$steps\nAnswer: $answer\nVerdict:"
 LABELS = (" correct", " wrong")  # the completions the verifier is trained on, leading space included
-DEFAULT_VERIFIER = Path(__file__).parent / "data" / "verifier-adapter.gguf"
+DEFAULT_VERIFIER = Path(__file__).parent / "data" / "verifier.json"  # what ``--verifier default`` loads
 
 
 def render_step(step: Step) -> str:
@@ -73,8 +77,17 @@ def label_odds(model: Model, prompt: str, labels: tuple[str, str] = LABELS) -> f
     return 1.0 / (1.0 + math.exp(max(-700.0, min(700.0, logp[1] - logp[0]))))
 
 
-class Verifier:
-    """Scores finished trajectories with a model trained on :data:`VERIFY_PROMPT` (higher: more likely right)."""
+@runtime_checkable
+class Verifier(Protocol):
+    """Scores the sampled trajectories of one question (higher: more likely right)."""
+
+    name: str
+
+    def score_all(self, question: str, trajectories: Sequence[Trajectory]) -> list[float]: ...
+
+
+class ModelVerifier:
+    """A model trained on :data:`VERIFY_PROMPT` judges each trajectory alone: its P(``correct``)."""
 
     def __init__(self, model: Model):
         self.model = model
@@ -85,6 +98,60 @@ class Verifier:
         if answer is None or not str(answer).strip():
             return 0.0
         return label_odds(self.model, verifier_prompt(question, steps, answer))
+
+    def score_all(self, question: str, trajectories: Sequence[Trajectory]) -> list[float]:
+        return [self.score(question, t.steps, t.answer) for t in trajectories]
+
+
+@dataclass(frozen=True)
+class FeatureVerifier:
+    """A logistic regression over :func:`agent.features.trajectory_features` (fit by ``verifier_fit.py``).
+
+    Attributes:
+        weights: per feature, on standardised values (``(x - mean) / std``).
+        bias: the intercept.
+        mean: per feature, its mean over the training samples.
+        std: per feature, its standard deviation there.
+    """
+
+    weights: dict[str, float]
+    bias: float
+    mean: dict[str, float]
+    std: dict[str, float]
+    name: str = "features"
+
+    def score_all(self, question: str, trajectories: Sequence[Trajectory]) -> list[float]:
+        from agent.features import trajectory_features
+
+        out = []
+        for f in trajectory_features(question, trajectories):
+            z = self.bias + sum(w * (f[k] - self.mean[k]) / self.std[k] for k, w in self.weights.items())
+            out.append(1.0 / (1.0 + math.exp(max(-700.0, min(700.0, -z)))))
+        return out
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FeatureVerifier:
+        """Read the JSON ``verifier_fit.py`` writes.
+
+        Raises:
+            ModelError: the file is missing or is not such a JSON object.
+        """
+        from agent.features import FEATURES
+
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            weights = {k: float(data["weights"][k]) for k in data["weights"]}
+            unknown = set(weights) - set(FEATURES)
+            if unknown:
+                raise ValueError(f"unknown features {sorted(unknown)}")
+            mean = {k: float(data["mean"][k]) for k in weights}
+            std = {k: float(data["std"][k]) or 1.0 for k in weights}
+            return cls(weights, float(data["bias"]), mean, std, name=Path(path).name)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ModelError(f"{path}: not a feature verifier ({err})") from err
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "bias": self.bias, "mean": self.mean, "std": self.std}
 
 
 def weighted_vote(answers: Sequence[str | None], scores: Sequence[float]) -> tuple[str | None, dict[str, float]]:
@@ -128,7 +195,7 @@ def verified_vote(verifier: Verifier, question: str, trajectories: Sequence[Traj
     """Score every trajectory and vote by the scores (:func:`weighted_vote`)."""
     if not trajectories:
         raise ValueError("no trajectories to vote on")
-    scores = [verifier.score(question, t.steps, t.answer) for t in trajectories]
+    scores = verifier.score_all(question, trajectories)
     answer, totals = weighted_vote([t.answer for t in trajectories], scores)
     best = trajectories[0]
     if answer is not None:
@@ -139,23 +206,28 @@ def verified_vote(verifier: Verifier, question: str, trajectories: Sequence[Traj
 
 
 def load_verifier(spec: str) -> Verifier:
-    """A verifier from a model spec (see :func:`agent.model.load_model`); ``default``: the shipped verifier.
+    """A verifier from a spec: ``default`` (the shipped one), a ``.json`` feature verifier, or a model spec
+    (see :func:`agent.model.load_model`) for a :class:`ModelVerifier`.
 
     Raises:
-        ModelError: ``default`` when no verifier adapter ships, or a spec that loads nothing.
+        ModelError: ``default`` when no verifier ships, or a spec that loads nothing.
     """
     from agent.model import load_model
 
     if spec == "default":
         if not DEFAULT_VERIFIER.is_file():
-            raise ModelError(f"no verifier ships with this install ({DEFAULT_VERIFIER}); pass a model spec instead")
+            raise ModelError(f"no verifier ships with this install ({DEFAULT_VERIFIER}); pass a verifier spec instead")
         spec = str(DEFAULT_VERIFIER)
-    return Verifier(load_model(spec))
+    if spec.endswith(".json"):
+        return FeatureVerifier.from_file(spec)
+    return ModelVerifier(load_model(spec))
 
 
 __all__ = [
     "LABELS",
     "VERIFY_PROMPT",
+    "FeatureVerifier",
+    "ModelVerifier",
     "Verdict",
     "Verifier",
     "label_odds",

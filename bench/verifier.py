@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agent.consistency import majority_vote, normalize_answer
 from agent.evaluate.report import read_results
 from agent.jsonl import read_jsonl
-from agent.steps import Step
-from agent.verify import LABELS, label_odds, load_verifier, weighted_vote
+from agent.steps import Step, Trajectory
+from agent.verify import LABELS, ModelVerifier, label_odds, load_verifier, weighted_vote
 
 
 def roc_auc(scored: list[tuple[float, bool]]) -> float:
@@ -54,7 +54,8 @@ def rerank(records: list[dict], spec: str) -> dict:
         if verifier is None:
             continue
         question = rec.get("prompt") or rec["question"]
-        scores = [verifier.score(question, [Step.from_dict(d) for d in s["steps"]], s["answer"]) for s in samples]
+        trajs = [Trajectory(question, [Step.from_dict(d) for d in s["steps"]], s["answer"]) for s in samples]
+        scores = verifier.score_all(question, trajs)
         scored += list(zip(scores, right))
         row["weighted"] += normalize_answer(weighted_vote(answers, scores)[0]) == gold
         row["best"] += right[max(range(len(scores)), key=scores.__getitem__)]
@@ -66,6 +67,8 @@ def rerank(records: list[dict], spec: str) -> dict:
 def score_records(path: Path, spec: str) -> None:
     """AUC and accuracy at 0.5 of a verifier on labelled ``{"prompt", "completion"}`` records."""
     verifier = load_verifier(spec)
+    if not isinstance(verifier, ModelVerifier):
+        raise SystemExit(f"--records scores prompts with a model verifier, not {spec}")
     rows = list(read_jsonl(path))
     t0 = time.perf_counter()
     scored = [(label_odds(verifier.model, r["prompt"]), r["completion"] == LABELS[0]) for r in rows]

@@ -8,10 +8,19 @@ import pytest
 
 from agent.backends.fake import ScriptedModel
 from agent.evaluate import EvalConfig, get_task, run_eval
+from agent.features import trajectory_features
 from agent.jsonl import read_jsonl
 from agent.model import Completion, ModelError
-from agent.steps import Action, Step, StepError
-from agent.verify import LABELS, Verifier, label_odds, load_verifier, verifier_prompt, weighted_vote
+from agent.steps import Action, Step, StepError, Trajectory
+from agent.verify import (
+    LABELS,
+    FeatureVerifier,
+    ModelVerifier,
+    label_odds,
+    load_verifier,
+    verifier_prompt,
+    weighted_vote,
+)
 from finetune.recipes.verifier_data import build, right_trajectories, sample_records
 from tools.base import tool
 
@@ -64,7 +73,7 @@ def test_label_odds_compare_the_two_forced_labels():
     assert label_odds(model, "Question: q\nAnswer: 72\nVerdict:") == pytest.approx(0.9)
     assert [c["grammar"] for c in model.calls] == ['root ::= " correct"', 'root ::= " wrong"']
     assert all(c["temperature"] == 0.0 for c in model.calls)
-    assert Verifier(model).score("q", STEPS, None) == 0.0  # no answer: nothing to check, no model call
+    assert ModelVerifier(model).score("q", STEPS, None) == 0.0  # no answer: nothing to check, no model call
     assert len(model.calls) == 2
 
 
@@ -108,7 +117,7 @@ def test_sc_with_a_verifier_lets_scores_outvote_the_majority(tmp_path):
     _, record = sc_run(tmp_path / "plain", None)
     assert not record["correct"] and record["answer"] == "70" and "weighted" not in record["trace"]
     assert [s["answer"] for s in record["trace"]["samples"]] == ["70", "72", "70"]
-    _, record = sc_run(tmp_path / "judged", Verifier(JudgeModel(p_right=0.9)))
+    _, record = sc_run(tmp_path / "judged", ModelVerifier(JudgeModel(p_right=0.9)))
     assert record["correct"] and record["answer"] == "72" and record["variant"] == "sc(samples=3, verifier=judge)"
     assert record["trace"]["weighted"] == {"70": 0.4, "72": 0.9}
     assert [s["score"] for s in record["trace"]["samples"]] == [0.2, 0.9, 0.2]
@@ -168,8 +177,65 @@ def test_solve_with_samples_and_a_verifier_reports_the_weighted_votes(tmp_path, 
 
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps(["Thought: t\nFinal Answer: " + a + "\n" for a in ("70", "72", "70")]))
-    monkeypatch.setattr("agent.verify.load_verifier", lambda spec: Verifier(JudgeModel(p_right=0.95)))
+    monkeypatch.setattr("agent.verify.load_verifier", lambda spec: ModelVerifier(JudgeModel(p_right=0.95)))
     args = ["solve", "q", "--model", f"fake:{replies}", "--samples", "3", "--verifier", "judge", "--json"]
     out = json.loads(CliRunner().invoke(cli, args, catch_exceptions=False).output)
     assert out["answer"] == "72" and out["stats"]["votes"] == {"70": 2, "72": 1}
     assert out["stats"]["weighted"] == {"70": 0.4, "72": 0.95}
+
+
+def traj(question, calls, answer):
+    steps = [Step("t", Action("calculator", {"expression": e}), o) for e, o in calls]
+    return Trajectory(question, [*steps, Step("done", answer=answer)], answer)
+
+
+def test_features_read_votes_numbers_and_tool_results_off_each_sample():
+    q = "Tom has 12 apples and buys 30 more. How many now?"
+    good = traj(q, [("12+30", "42")], "42")
+    odd = traj(q, [("12*7", "84"), ("84/5", "16.8")], "16.8")
+    f_good, f_odd, f_again = trajectory_features(q, [good, odd, good])
+    assert f_good["vote_share"] == pytest.approx(2 / 3) and f_odd["vote_share"] == pytest.approx(1 / 3)
+    assert (f_good["whole"], f_odd["whole"]) == (1.0, 0.0)
+    assert f_good["question_numbers_used"] == 1.0 and f_odd["question_numbers_used"] == 0.5
+    assert f_good["invented_numbers"] == 0.0 and f_odd["invented_numbers"] == pytest.approx(2 / 4)  # 7 and 5
+    assert f_good["answer_is_last_result"] == f_odd["answer_is_last_result"] == 1.0
+    assert f_again == f_good
+    none = trajectory_features(q, [Trajectory(q, [Step("hmm", error=StepError("parse", "x"))], None)])[0]
+    assert none["no_answer"] == 1.0 and none["vote_share"] == 0.0 and none["errors"] == 0.25
+
+
+def test_a_feature_verifier_round_trips_through_json_and_prefers_whole_answers(tmp_path):
+    from agent.features import FEATURES
+
+    zeros = dict.fromkeys(FEATURES, 0.0)
+    v = FeatureVerifier({"whole": 2.0}, -1.0, zeros, dict.fromkeys(FEATURES, 1.0))
+    path = tmp_path / "verifier.json"
+    path.write_text(json.dumps(v.to_dict()))
+    loaded = load_verifier(str(path))
+    q = "Tom has 12 apples and buys 30 more. How many now?"
+    scores = loaded.score_all(q, [traj(q, [("12+30", "42")], "42"), traj(q, [("12/5", "2.4")], "2.4")])
+    assert scores == pytest.approx([1 / (1 + math.exp(-1.0)), 1 / (1 + math.exp(1.0))])
+    path.write_text(json.dumps({**v.to_dict(), "weights": {"shoe_size": 1.0}}))
+    with pytest.raises(ModelError, match="unknown features"):
+        load_verifier(str(path))
+
+
+def test_fit_learns_what_separates_right_from_wrong_samples_on_held_out_questions():
+    from finetune.recipes.verifier_fit import cross_validate, fit, labelled, predict
+
+    def record(i):  # right answers are whole, wrong ones fractions; the wrong one wins the majority
+        q = f"Tom has {i} apples and buys 30 more. How many now?"
+        good = traj(q, [(f"{i}+30", str(i + 30))], str(i + 30))
+        bad = traj(q, [(f"{i}/7", "0.5")], "0.5")
+        samples = [{"answer": t.answer, "steps": [s.to_dict() for s in t.steps]} for t in (good, bad, bad)]
+        return {"index": i, "question": q, "gold": str(i + 30), "trace": {"samples": samples}}
+
+    results = [record(i) for i in range(1, 21)]
+    x, y, groups = labelled(results)
+    assert x.shape == (60, 12) and y.tolist()[:3] == [1.0, 0.0, 0.0] and groups[-1] == 19
+    model = fit(x, y)
+    assert (predict(model, x[y == 1]).min() > predict(model, x[y == 0]).max()).all()
+    cv = cross_validate(results, folds=4, seed=0)
+    assert (cv["majority"], cv["weighted"], cv["ceiling"], cv["auc"]) == (0, 20, 20, 1.0)
+    with pytest.raises(ValueError, match="both right and wrong"):
+        fit(x[y == 0], y[y == 0])
