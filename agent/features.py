@@ -42,6 +42,8 @@ FEATURES = (
     "relative_size",  # log10 of the answer against the question's largest number, clipped to [-3, 3]
     "answer_is_last_result",  # the answer is the last tool result
     "cents",  # the answer has at most two decimals
+    "answer_in_question",  # the answer is one of the question's own numbers
+    "fractional_results",  # share of tool results that are not whole numbers
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -63,13 +65,14 @@ def _one(question: str, traj: Trajectory, share: float) -> dict[str, float]:
     asked = _numbers(question)
     used: set[Fraction] = set()
     results: set[Fraction] = set()
-    invented = 0
+    invented = fractional = 0
     for step in calls:
         numbers = _numbers(json.dumps(step.action.args))
         invented += len(numbers - asked - results)
         used |= numbers
         if step.observation is not None and step.error is None:
             results |= _numbers(step.observation)
+            fractional += _value(step.observation) is not None and _value(step.observation).denominator != 1
     value = _value(traj.answer)
     last = calls[-1].observation if calls and calls[-1].error is None else None
     size = 0.0
@@ -88,6 +91,8 @@ def _one(question: str, traj: Trajectory, share: float) -> dict[str, float]:
         "relative_size": max(-3.0, min(3.0, size)),
         "answer_is_last_result": float(value is not None and last is not None and _value(last) == value),
         "cents": float(value is not None and (value * 100).denominator == 1),
+        "answer_in_question": float(value is not None and value in asked),
+        "fractional_results": fractional / max(1, len(calls)),
     }
 
 

@@ -221,6 +221,7 @@ def test_a_feature_verifier_round_trips_through_json_and_prefers_whole_answers(t
 
 
 def test_fit_learns_what_separates_right_from_wrong_samples_on_held_out_questions():
+    from agent.features import FEATURES
     from finetune.recipes.verifier_fit import cross_validate, fit, labelled, predict
 
     def record(i):  # right answers are whole, wrong ones fractions; the wrong one wins the majority
@@ -232,7 +233,7 @@ def test_fit_learns_what_separates_right_from_wrong_samples_on_held_out_question
 
     results = [record(i) for i in range(1, 21)]
     x, y, groups = labelled(results)
-    assert x.shape == (60, 12) and y.tolist()[:3] == [1.0, 0.0, 0.0] and groups[-1] == 19
+    assert x.shape == (60, len(FEATURES)) and y.tolist()[:3] == [1.0, 0.0, 0.0] and groups[-1] == 19
     model = fit(x, y)
     assert (predict(model, x[y == 1]).min() > predict(model, x[y == 0]).max()).all()
     cv = cross_validate(results, folds=4, seed=0)
