@@ -22,19 +22,7 @@ from agent.verify import (
     weighted_vote,
 )
 from finetune.recipes.verifier_data import build, right_trajectories, sample_records
-from tools.base import tool
-
-
-@tool
-def calculator(expression: str) -> str:
-    """Evaluate arithmetic.
-
-    Args:
-        expression: digits and + - * / only.
-    """
-    if set(expression) - set("0123456789+-*/(). "):
-        raise ValueError("not arithmetic")
-    return str(eval(expression, {"__builtins__": {}}, {}))  # the test controls the input
+from tools.base import load_tools
 
 
 class JudgeModel(ScriptedModel):
@@ -109,7 +97,9 @@ def sc_run(tmp_path, verifier):
     replies = ["Thought: I know the answer.\nFinal Answer: " + a + "\n" for a in ("70", "72", "70")]
     task, out = get_task("gsm8k"), tmp_path / "sc.jsonl"
     cfg = EvalConfig("sc", samples=3, verifier=None if verifier is None else "judge")
-    summary = run_eval(task, task.load(path), ScriptedModel(replies), cfg, out, tools=[calculator], verifier=verifier)
+    summary = run_eval(
+        task, task.load(path), ScriptedModel(replies), cfg, out, tools=load_tools("calculator"), verifier=verifier
+    )
     return summary, next(read_jsonl(out))
 
 

@@ -84,22 +84,16 @@ class TransformersModel:
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
         if seed is not None:
             torch.manual_seed(seed)
-        sample = temperature > 0
-        with torch.no_grad():
-            out = self.model.generate(
-                **ids,
-                max_new_tokens=max_tokens,
-                do_sample=sample,
-                temperature=temperature if sample else None,
-                top_p=None,
-                top_k=None,
-                num_return_sequences=n,
-                stop_strings=list(stop) or None,
-                tokenizer=self.tokenizer,
-                output_scores=logprobs,
-                return_dict_in_generate=True,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-            )
+        out = self._generate(
+            ids,
+            stop,
+            max_tokens,
+            temperature,
+            num_return_sequences=n,
+            output_scores=logprobs,
+            return_dict_in_generate=True,
+            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+        )
         start = ids["input_ids"].shape[1]
         gen = out.sequences[:, start:]
         texts, counts = self._decode(gen, stop)
@@ -123,7 +117,7 @@ class TransformersModel:
 
         Sampling is not seeded per prompt: the batch shares one random stream.
         """
-        torch, tok = self._torch, self.tokenizer
+        tok = self.tokenizer
         t0 = time.perf_counter()
         side, tok.padding_side = tok.padding_side, "left"
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -133,19 +127,7 @@ class TransformersModel:
             ids = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         finally:
             tok.padding_side = side
-        sample = temperature > 0
-        with torch.no_grad():
-            out = self.model.generate(
-                **ids,
-                max_new_tokens=max_tokens,
-                do_sample=sample,
-                temperature=temperature if sample else None,
-                top_p=None,
-                top_k=None,
-                stop_strings=list(stop) or None,
-                tokenizer=tok,
-                pad_token_id=pad,
-            )
+        out = self._generate(ids, stop, max_tokens, temperature, pad_token_id=pad)
         texts, counts = self._decode(out[:, ids["input_ids"].shape[1] :], stop)
         seconds = time.perf_counter() - t0
         mask = ids["attention_mask"].sum(dim=1).tolist()
@@ -153,6 +135,22 @@ class TransformersModel:
             Completion([text], int(m), c, seconds, None, ["length" if c >= max_tokens else "stop"])
             for text, c, m in zip(texts, counts, mask)
         ]
+
+    def _generate(self, ids: Any, stop, max_tokens: int, temperature: float, **extra: Any) -> Any:
+        """``model.generate`` with our sampling settings (greedy at temperature 0, no top-p/top-k)."""
+        sample = temperature > 0
+        with self._torch.no_grad():
+            return self.model.generate(
+                **ids,
+                max_new_tokens=max_tokens,
+                do_sample=sample,
+                temperature=temperature if sample else None,
+                top_p=None,
+                top_k=None,
+                stop_strings=list(stop) or None,
+                tokenizer=self.tokenizer,
+                **extra,
+            )
 
     def _decode(self, gen: Any, stop) -> tuple[list[str], list[int]]:
         """Each generated row as text cut at the first stop string, and its token count (no pad or end)."""
