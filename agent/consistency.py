@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -55,26 +56,36 @@ class Vote:
         return next((t for t in self.trajectories if normalize_answer(t.answer) == key), self.trajectories[0])
 
 
-def self_consistency(agent: ReActAgent, question: str, samples: int) -> Vote:
-    """Run ``samples`` trajectories at the agent's temperature and vote."""
+def self_consistency(agent: ReActAgent, question: str, samples: int, earlier: Sequence[Trajectory] = ()) -> Vote:
+    """Run ``samples`` trajectories at the agent's temperature and vote.
+
+    ``earlier`` are trajectories of a smaller run of the same question and settings: they stand in
+    for its first samples and only the rest are drawn, with the seeds a whole run gives them
+    (sample ``i``'s first step draws with ``seed + i``, its later steps with ``seed + 1000 * (i + 1)``),
+    so a run grown from 16 to 32 samples draws the same samples as a run of 32.
+    """
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
     cfg = agent.config
     if cfg.temperature == 0 and samples > 1:
         cfg = replace(cfg, temperature=0.7)
+    trajs = list(earlier[:samples])
+    start, new = len(trajs), samples - len(trajs)
+    if new == 0:
+        answer, votes = majority_vote([t.answer for t in trajs])
+        return Vote(answer, trajs, votes)
     probe = Trajectory(question=question)
     use_grammar = cfg.grammar and getattr(agent.model, "supports_grammar", True)
     first = agent.model.complete(
         agent.prompt(probe),
         stop=STOP,
-        n=samples,
+        n=new,
         max_tokens=cfg.max_tokens,
         temperature=cfg.temperature,
-        seed=cfg.seed,
+        seed=None if cfg.seed is None else cfg.seed + start,
         grammar=agent._grammars[cfg.max_steps == 1] if use_grammar else None,
     )
-    trajs = []
-    for i, text in enumerate(first.texts):
+    for i, text in enumerate(first.texts, start):
         runner = ReActAgent(
             agent.model,
             list(agent.tools.values()),
@@ -82,7 +93,7 @@ def self_consistency(agent: ReActAgent, question: str, samples: int) -> Vote:
             on_step=agent.on_step,
         )
         traj = runner.run(question, first=text)
-        traj.steps[0].tokens = first.completion_tokens // samples
+        traj.steps[0].tokens = first.completion_tokens // new
         traj.stats["tokens"] = sum(s.tokens for s in traj.steps)
         trajs.append(traj)
     answer, votes = majority_vote([t.answer for t in trajs])

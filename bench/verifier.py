@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.consistency import majority_vote, normalize_answer
 from agent.evaluate.report import read_results
+from agent.evaluate.strategies import sample_trajectories
 from agent.jsonl import read_jsonl
-from agent.steps import Step, Trajectory
 from agent.verify import LABELS, ModelVerifier, label_odds, load_verifier, weighted_vote
 
 
@@ -53,9 +53,8 @@ def rerank(records: list[dict], spec: str) -> dict:
         row["majority"] += normalize_answer(majority_vote(answers)[0]) == gold
         if verifier is None:
             continue
-        question = rec.get("prompt") or rec["question"]
-        trajs = [Trajectory(question, [Step.from_dict(d) for d in s["steps"]], s["answer"]) for s in samples]
-        scores = verifier.score_all(question, trajs)
+        trajs = sample_trajectories(rec)
+        scores = verifier.score_all(trajs[0].question, trajs)
         scored += list(zip(scores, right))
         row["weighted"] += normalize_answer(weighted_vote(answers, scores)[0]) == gold
         row["best"] += right[max(range(len(scores)), key=scores.__getitem__)]

@@ -15,6 +15,7 @@ from agent.evaluate.report import group_results
 from agent.evaluate.strategies import cot_answer
 from agent.evaluate.tasks import match_answer, validate_game24
 from agent.jsonl import read_jsonl
+from agent.model import Completion
 from tools.base import tool
 
 
@@ -189,6 +190,48 @@ def test_self_consistency_votes_over_samples(gsm8k_file, tmp_path):
     assert summary.tokens_per_item == sum(model.count_tokens(r) for r in replies)
 
 
+class SeededModel(ScriptedModel):
+    """Each sample's reply is a function of its seed, as a real backend's seeded draws are: the first step
+    (sample ``i`` of a call seeded ``s`` draws with ``s + i``) calls the calculator, the next step answers."""
+
+    def __init__(self):
+        super().__init__(lambda prompt: "", name="seeded")
+
+    def complete(self, prompt, *, n=1, seed=None, **kwargs):
+        self.calls.append({"prompt": prompt, "n": n, "seed": seed})
+        if "Observation:" in prompt.rsplit("Question:", 1)[-1]:
+            texts = [final(str(70 + seed % 5))]
+        else:
+            texts = [act(f"{seed + j} + 0") for j in range(n)]
+        return Completion(texts, 1, sum(len(t.split()) for t in texts), 0.0, None, ["stop"] * n)
+
+
+def test_a_bigger_sc_run_grows_the_earlier_one_and_draws_the_same_samples(gsm8k_file, tmp_path):
+    task = get_task("gsm8k")
+    items = task.load(gsm8k_file)[:2]
+    whole = tmp_path / "whole.jsonl"
+    run_eval(task, items, SeededModel(), EvalConfig("sc", samples=6), whole, tools=[calculator])
+    grown = tmp_path / "grown.jsonl"
+    run_eval(task, items, SeededModel(), EvalConfig("sc", samples=4), grown, tools=[calculator])
+    model = SeededModel()
+    summary = run_eval(task, items, model, EvalConfig("sc", samples=6), grown, tools=[calculator])
+    # only the two new samples of each item are drawn: one first-step call of n=2 seeded past the first 4
+    firsts = [c for c in model.calls if "Observation:" not in c["prompt"].rsplit("Question:", 1)[-1]]
+    assert [(c["n"], c["seed"]) for c in firsts] == [(2, 4), (2, 5)]
+    want = {r["index"]: r for r in read_jsonl(whole)}
+    got = [r for r in read_jsonl(grown) if r["variant"] == "sc(samples=6)"]
+    assert len(got) == 2 and summary.n == 2
+    for r in got:
+        assert r["trace"]["reused"] == 4
+        assert r["trace"]["samples"] == want[r["index"]]["trace"]["samples"]
+        assert r["answer"] == want[r["index"]]["answer"]
+    # another seed is another run: nothing is skipped or reused
+    model = SeededModel()
+    run_eval(task, items, model, EvalConfig("sc", samples=4, seed=1), grown, tools=[calculator])
+    assert [(c["n"], c["seed"]) for c in model.calls if c["n"] > 1] == [(4, 1), (4, 2)]
+    assert not any("reused" in r["trace"] for r in read_jsonl(grown) if r["seed"] == 1)
+
+
 def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
     seen = []
 
@@ -343,5 +386,7 @@ def test_options_are_part_of_a_run_so_reports_and_reruns_keep_them_apart(tmp_pat
     tuned = EvalConfig("tot", evaluator="logprob", n_generate=16)
     other = run_eval(task, task.load(csv_file), ScriptedModel([]), tuned, out)  # same file: not skipped as done
     assert (plain.correct, other.correct) == (0, 1) and other.extra.get("skipped", 0) == 0
+    reseeded = run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot", seed=3), out)
+    assert reseeded.extra.get("skipped", 0) == 0  # another seed is another run
     rows = {s.strategy: s.correct for s in group_results([out])}
-    assert rows == {"tot": 0, "tot(logprob, n_generate=16)": 1}
+    assert rows == {"tot": 0, "tot(logprob, n_generate=16)": 1, "tot seed=3": 0}

@@ -53,7 +53,11 @@ def _options(fn: Callable) -> Callable:
         ),
         click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N items."),
         click.option(
-            "--samples", type=click.IntRange(1, 64), default=5, show_default=True, help="sc: trajectories per question."
+            "--samples",
+            type=click.IntRange(1, 64),
+            default=5,
+            show_default=True,
+            help="sc: trajectories per question. A bigger run into the same --out reuses a smaller one's samples.",
         ),
         click.option(
             "--max-steps", type=click.IntRange(1, 100), default=8, show_default=True, help="react, sc: the most steps."

@@ -65,6 +65,8 @@ def group_results(paths: Iterable[str | Path]) -> list[Summary]:
     for path in paths:
         for rec in read_results(path):
             variant = rec.get("variant") or rec.get("strategy", "")  # strategy and its non-default options
+            if rec.get("seed"):  # another seed is another run
+                variant = f"{variant} seed={rec['seed']}"
             key = (str(rec.get("task", "")), str(rec.get("model", "")), str(variant))
             groups.setdefault(key, {})[(rec.get("index"), rec.get("question"))] = rec  # a rerun's record wins
     order = {s: i for i, s in enumerate(STRATEGIES)}

@@ -2,12 +2,15 @@
 
 Every item's record is appended to the results file with :func:`agent.jsonl.append_jsonl`, so a
 crash loses at most the item in flight; a rerun with the same file skips the items already
-there (same task, strategy, model, index and question) without calling the model.
+there (same task, strategy, model, index and question) without calling the model. An ``sc`` run with
+more samples than one already in the file (same settings otherwise) grows it: each item keeps its
+earlier samples and draws only the rest.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 from agent.evaluate import EvalConfig, EvalTask, Item, Summary
 from agent.evaluate.faithfulness import check_chain
 from agent.evaluate.report import read_results, summarize
-from agent.evaluate.strategies import STRATEGY_FUNCTIONS
+from agent.evaluate.strategies import STRATEGY_FUNCTIONS, sample_trajectories
 from agent.jsonl import append_jsonl
 from agent.model import Model
 from agent.verify import Verifier, load_verifier
@@ -31,15 +34,44 @@ def _key(rec: dict[str, Any]) -> tuple[Any, Any]:
     return rec.get("index"), rec.get("question")
 
 
-def done_records(out: str | Path, task: str, variant: str, model: str) -> dict[tuple[Any, Any], dict[str, Any]]:
-    """Records already in ``out`` for this run (same task, model, strategy and options), by (index, question)."""
+def done_records(
+    out: str | Path, task: str, variant: str, model: str, seed: int = 0
+) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Records already in ``out`` for this run (same task, model, strategy, options and seed), by (index, question).
+
+    Records written before the seed was recorded count as seed 0, the default.
+    """
     if not Path(out).exists():
         return {}
+    run = (task, variant, model, seed)
     return {
         _key(r): r
         for r in read_results(out)
-        if (r.get("task"), r.get("variant", r.get("strategy")), r.get("model")) == (task, variant, model)
+        if (r.get("task"), r.get("variant", r.get("strategy")), r.get("model"), r.get("seed", 0)) == run
     }
+
+
+def _sampling(variant: str) -> str:
+    """An sc variant without its sample count and verifier: the settings that decide what each sample is."""
+    rest = re.sub(r"(samples=[^,)]*|verifier=[^,)]*)(, )?", "", variant).replace(", )", ")")
+    return "sc" if rest == "sc()" else rest
+
+
+def earlier_samples(out: str | Path, task: str, model: str, config: EvalConfig) -> dict[tuple[Any, Any], dict]:
+    """For an ``sc`` run: by item, the record in ``out`` of a smaller sc run (same model, sampling settings
+    and seed) that holds the most samples; its samples are reused, the rest drawn."""
+    if config.strategy != "sc" or not Path(out).exists():
+        return {}
+    best: dict[tuple[Any, Any], dict] = {}
+    for r in read_results(out):
+        variant = r.get("variant", "")
+        if (r.get("task"), r.get("model"), r.get("strategy"), r.get("seed", 0)) != (task, model, "sc", config.seed):
+            continue
+        n = len(sample_trajectories(r))
+        bigger = n > len(sample_trajectories(best.get(_key(r), {})))
+        if _sampling(variant) == _sampling(config.variant) and n < config.samples and bigger:
+            best[_key(r)] = r
+    return best
 
 
 def evaluate_item(
@@ -49,12 +81,18 @@ def evaluate_item(
     config: EvalConfig,
     tools: list[Tool] | None = None,
     verifier: Verifier | None = None,
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run the strategy on one item and score it; returns the JSON-ready record."""
+    """Run the strategy on one item and score it; returns the JSON-ready record.
+
+    ``earlier``: an ``sc`` record of this item with fewer samples; its samples are kept and its seconds counted.
+    """
     t0 = time.perf_counter()
-    extra = {} if verifier is None else {"verifier": verifier}  # only sc takes one (EvalConfig.check)
+    extra: dict[str, Any] = {} if verifier is None else {"verifier": verifier}  # only sc takes one
+    if earlier is not None:
+        extra["earlier"] = sample_trajectories(earlier)
     outcome = STRATEGY_FUNCTIONS[config.strategy](model, task, item, config, tools, **extra)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 + (float(earlier.get("seconds") or 0) if earlier else 0.0)
     checked, right = check_chain(outcome.chain)
     return {
         "index": item.index,
@@ -68,6 +106,7 @@ def evaluate_item(
         "seconds": round(seconds, 3),
         "strategy": config.strategy,
         "variant": config.variant,
+        "seed": config.seed,
         "model": getattr(model, "name", type(model).__name__),
         "steps": outcome.steps,
         "faithfulness": None if outcome.chain is None else {"checked": checked, "correct": right},
@@ -109,14 +148,15 @@ def run_eval(
         tools = load_tools()  # once for the run (not per item), and named in every record
     if verifier is None and config.verifier is not None:
         verifier = load_verifier(config.verifier)
-    done = done_records(out, task.name, config.variant, model_name)
+    done = done_records(out, task.name, config.variant, model_name, config.seed)
+    grow = earlier_samples(out, task.name, model_name, config)
     records, skipped = [], 0
     for item in items:
         rec = done.get((item.index, item.question))
         was_done = rec is not None
         skipped += was_done
         if rec is None:
-            rec = evaluate_item(task, item, model, config, tools, verifier)
+            rec = evaluate_item(task, item, model, config, tools, verifier, grow.get((item.index, item.question)))
             append_jsonl(out, rec)
             log.info(
                 "item %d: %s (gold %s) %s",

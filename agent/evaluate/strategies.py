@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from agent.evaluate import EvalConfig, EvalTask, Item, Outcome
 from agent.model import Model
-from agent.steps import Trajectory
+from agent.steps import Step, Trajectory
 from tools.base import Tool
 
 if TYPE_CHECKING:
@@ -108,6 +108,18 @@ def react(model: Model, task: EvalTask, item: Item, cfg: EvalConfig, tools: list
     )
 
 
+def sample_trajectories(record: dict) -> list[Trajectory]:
+    """The sampled trajectories an ``sc`` record keeps in ``trace.samples`` (``[]`` for any other record)."""
+    trace = record.get("trace")
+    samples = trace.get("samples") if isinstance(trace, dict) else None
+    question = record.get("prompt") or record.get("question") or ""
+    trajs = []
+    for s in samples or []:
+        steps = [Step.from_dict(d) for d in s.get("steps") or []]
+        trajs.append(Trajectory(question, steps, s.get("answer"), stats={"tokens": sum(x.tokens for x in steps)}))
+    return trajs
+
+
 def sc(
     model: Model,
     task: EvalTask,
@@ -115,16 +127,22 @@ def sc(
     cfg: EvalConfig,
     tools: list[Tool] | None,
     verifier: Verifier | None = None,
+    earlier: list[Trajectory] | None = None,
 ) -> Outcome:
-    """Self-consistency over ReAct: ``cfg.samples`` trajectories, majority vote (or votes weighted by ``verifier``)."""
+    """Self-consistency over ReAct: ``cfg.samples`` trajectories, majority vote (or votes weighted by ``verifier``).
+
+    ``earlier``: samples of a smaller run of this item with the same settings; only the rest are drawn.
+    """
     from agent.consistency import self_consistency
 
     temperature = cfg.temperature if cfg.temperature is not None else 0.7
     question = task.prompt(item)
-    vote = self_consistency(_agent(model, cfg, tools, temperature, item), question, cfg.samples)
+    vote = self_consistency(_agent(model, cfg, tools, temperature, item), question, cfg.samples, earlier or ())
     tokens = sum(int(t.stats.get("tokens", 0)) for t in vote.trajectories)
     samples = [{"answer": t.answer, "steps": [s.to_dict() for s in t.steps]} for t in vote.trajectories]
     trace: dict = {"votes": vote.votes}
+    if earlier:
+        trace["reused"] = min(len(earlier), cfg.samples)
     answer, best = vote.answer, vote.best
     if verifier is not None:
         from agent.verify import verified_vote

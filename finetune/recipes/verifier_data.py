@@ -36,19 +36,17 @@ def _label(correct: bool) -> str:
 def sample_records(result: dict[str, Any]) -> list[tuple[str, bool]]:
     """(verifier prompt, right?) for each distinct sampled trajectory of one ``sc`` results record."""
     from agent.consistency import normalize_answer
-    from agent.steps import Step
+    from agent.evaluate.strategies import sample_trajectories
     from agent.verify import verifier_prompt
 
-    trace = result.get("trace")
-    if not isinstance(trace, dict) or "samples" not in trace:
+    trajs = sample_trajectories(result)
+    if not trajs:
         raise ValueError(f"record {result.get('index')}: no trace.samples (an sc results file is needed)")
     gold = normalize_answer(result.get("gold"))
-    question = result.get("prompt") or result["question"]
     seen: dict[str, bool] = {}
-    for sample in trace["samples"]:
-        answer = sample.get("answer")
-        prompt = verifier_prompt(question, [Step.from_dict(s) for s in sample["steps"]], answer)
-        seen.setdefault(prompt, gold is not None and normalize_answer(answer) == gold)
+    for t in trajs:
+        prompt = verifier_prompt(t.question, t.steps, t.answer)
+        seen.setdefault(prompt, gold is not None and normalize_answer(t.answer) == gold)
     return list(seen.items())
 
 

@@ -29,16 +29,15 @@ log = logging.getLogger(__name__)
 def labelled(results: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (samples x FEATURES), labels and question ids of every sample of the sc records."""
     from agent.consistency import normalize_answer
+    from agent.evaluate.strategies import sample_trajectories
     from agent.features import FEATURES, trajectory_features
-    from agent.steps import Step, Trajectory
 
     rows, labels, groups = [], [], []
     for q, rec in enumerate(results):
-        samples = (rec.get("trace") or {}).get("samples") if isinstance(rec.get("trace"), dict) else None
-        if not samples:
+        trajs = sample_trajectories(rec)
+        if not trajs:
             raise ValueError(f"record {rec.get('index')}: no trace.samples (an sc results file is needed)")
-        question = rec.get("prompt") or rec["question"]
-        trajs = [Trajectory(question, [Step.from_dict(d) for d in s["steps"]], s.get("answer")) for s in samples]
+        question = trajs[0].question
         gold = normalize_answer(rec.get("gold"))
         for t, f in zip(trajs, trajectory_features(question, trajs)):
             rows.append([f[k] for k in FEATURES])
