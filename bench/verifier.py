@@ -9,6 +9,11 @@ single best-scored sample (the GSM8K paper's rule), the ceiling (some sample is 
 ROC AUC of the scores over all samples (the chance a right sample outscores a wrong one).
 ``--verifier none`` gives the majority row only.
 
+    python bench/verifier.py RESULTS.jsonl --verifier default --subsets 4 8 16 32
+
+prints how accuracy grows with the number of samples: for each K, majority and verifier-weighted votes over
+random K-sample subsets of each record's samples (averaged over ``--draws`` draws; all of them when K is all).
+
     python bench/verifier.py --records runs/ver/data/dev.jsonl --verifier SPEC
 
 scores labelled verifier records instead (``finetune/recipes/verifier_data.py``'s ``dev.jsonl``: the samples of
@@ -16,6 +21,7 @@ training questions held out from the verifier's training) and prints their ROC A
 """
 
 import argparse
+import random
 import sys
 import time
 from pathlib import Path
@@ -63,6 +69,32 @@ def rerank(records: list[dict], spec: str) -> dict:
     return row
 
 
+def subset_curve(records: list[dict], spec: str, sizes: list[int], draws: int, seed: int = 0) -> list[dict]:
+    """Mean majority / weighted / ceiling counts over random ``k``-sample subsets, for each ``k`` in ``sizes``."""
+    verifier = None if spec == "none" else load_verifier(spec)
+    rng = random.Random(seed)
+    rows = []
+    for k in sizes:
+        if any(len(r["trace"]["samples"]) < k for r in records):
+            raise SystemExit(f"--subsets {k}: some records hold fewer than {k} samples")
+        total = {"majority": 0.0, "weighted": 0.0, "ceiling": 0.0}
+        full = all(len(r["trace"]["samples"]) == k for r in records)
+        for _ in range(1 if full else draws):
+            for rec in records:
+                gold = normalize_answer(rec["gold"])
+                trajs = sample_trajectories(rec)
+                pick = sorted(rng.sample(range(len(trajs)), k))
+                sub = [trajs[i] for i in pick]
+                answers = [t.answer for t in sub]
+                total["majority"] += normalize_answer(majority_vote(answers)[0]) == gold
+                total["ceiling"] += any(normalize_answer(a) == gold for a in answers)
+                if verifier is not None:
+                    scores = verifier.score_all(sub[0].question, sub)
+                    total["weighted"] += normalize_answer(weighted_vote(answers, scores)[0]) == gold
+        rows.append({"k": k, **{key: v / (1 if full else draws) for key, v in total.items()}})
+    return rows
+
+
 def score_records(path: Path, spec: str) -> None:
     """AUC and accuracy at 0.5 of a verifier on labelled ``{"prompt", "completion"}`` records."""
     verifier = load_verifier(spec)
@@ -84,6 +116,8 @@ def main() -> None:
     ap.add_argument("--records", type=Path, default=None, help="labelled verifier records instead of results")
     ap.add_argument("--verifier", action="append", default=None, help="model spec, 'default' or 'none' (repeatable)")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--subsets", type=int, nargs="+", default=None, help="accuracy over random K-sample subsets")
+    ap.add_argument("--draws", type=int, default=20, help="--subsets: random subsets per record and K")
     args = ap.parse_args()
     if args.records is not None:
         for spec in args.verifier or ["default"]:
@@ -93,6 +127,13 @@ def main() -> None:
     records = [r for r in records if "samples" in r["trace"]][: args.limit]
     if not records:
         raise SystemExit("no sc records with trace.samples in these files")
+    if args.subsets:
+        spec = (args.verifier or ["default"])[-1]
+        print(f"| samples | majority | weighted by {spec} | ceiling (pass@K) |\n|---|---|---|---|")
+        for r in subset_curve(records, spec, args.subsets, args.draws):
+            n = len(records)
+            print(f"| {r['k']} | {r['majority']:.1f}/{n} | {r['weighted']:.1f}/{n} | {r['ceiling']:.1f}/{n} |")
+        return
     print("| verifier | n | majority | weighted | best-of-N | ceiling (pass@N) | AUC | s/item |")
     print("|---|---|---|---|---|---|---|---|")
     for spec in args.verifier or ["none"]:
