@@ -113,7 +113,9 @@ def cli(verbose: int) -> None:
     "--task", type=click.Choice(["game24", "gsm8k", "generic"]), default="generic", show_default=True, help="ToT task."
 )
 @click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True)
-@click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="ToT breadth.")
+@click.option(
+    "--beam", type=click.IntRange(1, 64), default=None, help="ToT breadth. Default: the task's (10 for game24, else 5)."
+)
 @click.option(
     "--n-generate",
     type=click.IntRange(1, 256),
@@ -153,7 +155,7 @@ def solve(
     trace: Path | None,
     task: str,
     algorithm: str,
-    beam: int,
+    beam: int | None,
     n_generate: int | None,
     evaluator: str | None,
     proposer: str | None,

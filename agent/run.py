@@ -93,7 +93,7 @@ def run_tot(
     *,
     task: str,
     algorithm: str,
-    beam: int,
+    beam: int | None,
     evaluator: str | None,
     tree: Path | None,
     seed: int,

@@ -1,6 +1,6 @@
 """Solve a Game of 24 puzzle with Tree-of-Thoughts search and write the tree as a web page.
 
-    python examples/tot_game24.py "4 9 10 13" --algorithm bfs --beam 5 --tree tree.html
+    python examples/tot_game24.py "4 9 10 13" --algorithm bfs --beam 10 --tree tree.html
 
 Every legal move is tried (the game's rules propose) and the model (the embedded SmolLM2-135M by
 default, whose adapter was trained to judge) ranks the states by its P(sure); ``--proposer model
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--algorithm", default="bfs", choices=["bfs", "dfs", "mcts"])
     parser.add_argument("--evaluator", default="logprob", choices=["logprob", "value", "vote"])
     parser.add_argument("--proposer", default="rules", choices=["rules", "model"])
-    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--beam", type=int, default=None, help="default: the task's (10 for game24)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tree", default="tree.html", help="where to write the tree (.html, .json or .graphml)")
     args = parser.parse_args()

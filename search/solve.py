@@ -43,7 +43,7 @@ def solve(
     model: Model | None = None,
     algorithm: str = "bfs",
     evaluator: object = None,
-    beam: int = 5,
+    beam: int | None = None,
     n_generate: int | None = None,
     n_evaluate: int = 3,
     max_depth: int | None = None,
@@ -63,7 +63,8 @@ def solve(
             else ``"value"``; ``"value"`` or ``"vote"`` (the model judges: model-only), ``"logprob"``,
             an :class:`search.Evaluator`, a :class:`search.evaluators.LearnedScorer`, or a
             callable ``f(question, state) -> float`` (a verifier: reported as not model-only).
-        beam: BFS states kept per level (the paper's b).
+        beam: BFS states kept per level (the paper's b); ``None``: the task's ``default_beam`` if it has one
+            (10 for game24), else 5.
         n_generate: propose samples per expansion (``None``: the task's default).
         n_evaluate: value samples or votes per judgement.
         max_depth: the most steps (``None``: the task's).
@@ -94,6 +95,8 @@ def solve(
         raise TypeError(f"{task!r} is not a task: give a name ({', '.join(TASKS)}) or a search.Task")
     if evaluator is None:
         evaluator = getattr(task, "default_evaluator", "value")
+    if beam is None:
+        beam = getattr(task, "default_beam", SearchConfig.beam)
     config = _config(
         beam=beam,
         n_generate=n_generate,

@@ -122,6 +122,16 @@ def test_bfs_keeps_exactly_beam_states_per_level_and_solves(beam):
     assert result.stats["nodes"] == g.number_of_nodes() > 1
 
 
+def test_the_beam_defaults_to_the_tasks():
+    def kept_at_first_level(**kwargs):
+        g = solve("4 9 10 13", task="game24", model=oracle_model(), n_evaluate=1, max_depth=1, **kwargs).tree
+        return sum(1 for n, d in g.nodes(data=True) if d["depth"] == 1 and not d["pruned"])
+
+    # the rules propose every legal first move of 4 9 10 13 (more than 10): game24 keeps 10 of them, b=3 keeps 3
+    assert kept_at_first_level(evaluator="value") == 10
+    assert kept_at_first_level(evaluator="value", beam=3) == 3
+
+
 def test_bfs_sampled_selection_is_repeatable_and_keeps_beam():
     runs = [
         solve("4 9 10 13", model=oracle_model(), beam=3, selection="sample", seed=7, n_evaluate=1, **MODEL_PROPOSES)

@@ -92,7 +92,7 @@ class EvalConfig:
     seed: int = 0  # every item gets seed + its index, so a rerun of one item is repeatable
     max_tokens: int = 384  # direct and cot: the longest completion
     algorithm: str = "bfs"  # tot: bfs, dfs or mcts
-    beam: int = 5  # tot: states kept per level
+    beam: int | None = None  # tot: states kept per level (None: the task's, 10 for game24, else 5)
     evaluator: str | None = None  # tot: value, vote or logprob; None: the task's (logprob for game24)
     n_generate: int | None = None  # tot: proposal samples per expansion (None: the task's default, 8 for game24)
     proposer: str | None = None  # tot on game24: "model" or "rules" (every legal move); None: the task's default

@@ -77,7 +77,12 @@ def _options(fn: Callable) -> Callable:
             help="react, sc: comma list of tools. Default: calculator,python.",
         ),
         click.option("--algorithm", type=click.Choice(["bfs", "dfs", "mcts"]), default="bfs", show_default=True),
-        click.option("--beam", type=click.IntRange(1, 64), default=5, show_default=True, help="tot: breadth."),
+        click.option(
+            "--beam",
+            type=click.IntRange(1, 64),
+            default=None,
+            help="tot: breadth. Default: the task's (10 for game24, else 5).",
+        ),
         click.option(
             "--n-generate",
             type=click.IntRange(1, 256),
