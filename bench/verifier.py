@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--records", type=Path, default=None, help="labelled verifier records instead of results")
     ap.add_argument("--verifier", action="append", default=None, help="model spec, 'default' or 'none' (repeatable)")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--variant", default=None, help="only records of this run, e.g. 'sc(samples=32, verifier=default)'")
     ap.add_argument("--subsets", type=int, nargs="+", default=None, help="accuracy over random K-sample subsets")
     ap.add_argument("--draws", type=int, default=20, help="--subsets: random subsets per record and K")
     args = ap.parse_args()
@@ -124,7 +125,8 @@ def main() -> None:
             score_records(args.records, spec)
         return
     records = [r for p in args.results for r in read_results(p) if isinstance(r.get("trace"), dict)]
-    records = [r for r in records if "samples" in r["trace"]][: args.limit]
+    records = [r for r in records if "samples" in r["trace"] and args.variant in (None, r.get("variant"))]
+    records = records[: args.limit]
     if not records:
         raise SystemExit("no sc records with trace.samples in these files")
     if args.subsets:
