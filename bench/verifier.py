@@ -73,16 +73,15 @@ def subset_curve(records: list[dict], spec: str, sizes: list[int], draws: int, s
     """Mean majority / weighted / ceiling counts over random ``k``-sample subsets, for each ``k`` in ``sizes``."""
     verifier = None if spec == "none" else load_verifier(spec)
     rng = random.Random(seed)
+    items = [(normalize_answer(rec["gold"]), sample_trajectories(rec)) for rec in records]
     rows = []
     for k in sizes:
-        if any(len(r["trace"]["samples"]) < k for r in records):
+        if any(len(trajs) < k for _, trajs in items):
             raise SystemExit(f"--subsets {k}: some records hold fewer than {k} samples")
         total = {"majority": 0.0, "weighted": 0.0, "ceiling": 0.0}
-        full = all(len(r["trace"]["samples"]) == k for r in records)
+        full = all(len(trajs) == k for _, trajs in items)
         for _ in range(1 if full else draws):
-            for rec in records:
-                gold = normalize_answer(rec["gold"])
-                trajs = sample_trajectories(rec)
+            for gold, trajs in items:
                 pick = sorted(rng.sample(range(len(trajs)), k))
                 sub = [trajs[i] for i in pick]
                 answers = [t.answer for t in sub]

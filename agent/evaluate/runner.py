@@ -67,11 +67,15 @@ def earlier_samples(out: str | Path, task: str, model: str, config: EvalConfig) 
         variant = r.get("variant", "")
         if (r.get("task"), r.get("model"), r.get("strategy"), r.get("seed", 0)) != (task, model, "sc", config.seed):
             continue
-        n = len(sample_trajectories(r))
-        bigger = n > len(sample_trajectories(best.get(_key(r), {})))
-        if _sampling(variant) == _sampling(config.variant) and n < config.samples and bigger:
+        n = _n_samples(r)
+        if _sampling(variant) == _sampling(config.variant) and _n_samples(best.get(_key(r), {})) < n < config.samples:
             best[_key(r)] = r
     return best
+
+
+def _n_samples(record: dict[str, Any]) -> int:
+    trace = record.get("trace")
+    return len(trace.get("samples") or []) if isinstance(trace, dict) else 0
 
 
 def evaluate_item(
