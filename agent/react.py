@@ -100,6 +100,24 @@ class ReActAgent:
         }
         return traj
 
+    def propose(self, traj: Trajectory, n: int, temperature: float, seed: int | None = None) -> list[str]:
+        """``n`` drawn texts of the step after ``traj`` (one batch where the backend can); nothing is run."""
+        use_grammar = self.config.grammar and getattr(self.model, "supports_grammar", True)
+        out = self.model.complete(
+            self.prompt(traj),
+            stop=STOP,
+            n=n,
+            grammar=self._grammars[False] if use_grammar else None,
+            max_tokens=self.config.max_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
+        return list(out.texts)
+
+    def take(self, traj: Trajectory, text: str) -> Step:
+        """The step that ``text`` makes after ``traj``: parsed and its action run (``traj`` itself is unchanged)."""
+        return self._step(traj, False, text)
+
     def _fits(self, traj: Trajectory) -> bool:
         """Whether the next step's prompt plus its token budget fits the model's context (if it has one)."""
         n_ctx = getattr(self.model, "n_ctx", None)

@@ -211,7 +211,7 @@ def test_adapter_is_applied(tmp_path: Path, model: LlamaCppModel, prompt: str, m
     base = str(embedded.embedded_model_path())
     plain = model.complete(prompt, max_tokens=12).text
     zero = LlamaCppModel(base, adapter=str(_write_lora(tmp_path / "zero.gguf", 0.0)), n_ctx=512, n_threads=1)
-    assert zero.name.endswith(".gguf+zero.gguf")
+    assert zero.name.endswith(f".gguf+{tmp_path.name}/zero.gguf")
     assert zero.complete(prompt, max_tokens=12).text == plain
     zero.close()
     loud = _write_lora(tmp_path / "loud.gguf", 1.0)
@@ -274,3 +274,13 @@ def test_zero_max_tokens_and_empty_prompt(model: LlamaCppModel):
     out = model.complete("Hello", max_tokens=0, n=2)
     assert out.texts == ["", ""] and out.completion_tokens == 0
     assert isinstance(model.complete("", max_tokens=2).text, str)
+
+
+def test_adapter_label_keeps_alike_named_runs_apart(tmp_path: Path):
+    from agent.backends.llama_cpp import adapter_label
+
+    if embedded.default_adapter_path() is not None:
+        assert adapter_label(embedded.DEFAULT_ADAPTER) == "default-adapter.gguf"
+    five, six = tmp_path / "g5" / "touch-adapter.gguf", tmp_path / "g6" / "touch-adapter.gguf"
+    assert adapter_label(five) == "g5/touch-adapter.gguf"
+    assert adapter_label(five) != adapter_label(six)

@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from agent import embedded
 from agent.backends import llama_batch as low
 from agent.backends.llama_batch import LOG_SINK, Batch, Limits, Sample
 from agent.embedded import default_adapter_path, embedded_model_path
@@ -31,6 +32,17 @@ CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+
+def adapter_label(adapter: Path) -> str:
+    """How results name an adapter: the shipped one by its file name, any other with its folder too.
+
+    Training runs export alike-named files (``runs/g5/touch-adapter.gguf``, ``runs/g6/touch-adapter.gguf``);
+    ``agent eval report`` groups by model name, so the folder keeps two runs' rows apart.
+    """
+    shipped = embedded.default_adapter_path()
+    same = shipped is not None and adapter.resolve() == shipped.resolve()
+    return adapter.name if same or not adapter.parent.name else f"{adapter.parent.name}/{adapter.name}"
 
 
 class LlamaCppModel:
@@ -73,7 +85,7 @@ class LlamaCppModel:
         if path is None:
             path, adapter = embedded_model_path(), adapter or default_adapter_path()
         self.path, self.adapter = Path(path), Path(adapter) if adapter else None
-        self.name = self.path.name + (f"+{self.adapter.name}" if self.adapter else "")
+        self.name = self.path.name + (f"+{adapter_label(self.adapter)}" if self.adapter else "")
         self.n_ctx, self.n_seq_max = n_ctx, max(1, n_seq_max)
         self.n_batch = min(n_ctx, 512)
         self._model = self._ctx = self._batch = self._lora = None
