@@ -7,8 +7,8 @@ from pathlib import Path
 
 from agent.backends.fake import ScriptedModel
 from agent.react import ReActAgent
-from finetune.recipes.guided_sample import guided_trace, main
 from finetune.recipes.gsm8k_programs import parse_solution
+from finetune.recipes.guided_sample import guided_trace, main
 from tools.base import load_tools
 
 ROW = {
