@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from agent.react import STOP, ReActAgent
+from agent.react import ReActAgent
 from agent.steps import Trajectory
 
 
@@ -75,17 +75,8 @@ def self_consistency(agent: ReActAgent, question: str, samples: int, earlier: Se
     if new == 0:
         answer, votes = majority_vote([t.answer for t in trajs])
         return Vote(answer, trajs, votes)
-    probe = Trajectory(question=question)
-    use_grammar = cfg.grammar and getattr(agent.model, "supports_grammar", True)
-    first = agent.model.complete(
-        agent.prompt(probe),
-        stop=STOP,
-        n=new,
-        max_tokens=cfg.max_tokens,
-        temperature=cfg.temperature,
-        seed=None if cfg.seed is None else cfg.seed + start,
-        grammar=agent._grammars[cfg.max_steps == 1] if use_grammar else None,
-    )
+    seed = None if cfg.seed is None else cfg.seed + start
+    first = agent.propose(Trajectory(question=question), new, cfg.temperature, seed)  # cfg differs only in temperature
     for i, text in enumerate(first.texts, start):
         runner = ReActAgent(
             agent.model,

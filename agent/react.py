@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.grammar import react_grammar
-from agent.model import Model
+from agent.model import Completion, Model
 from agent.parse import Parsed, parse_step
 from agent.prompts import render, render_react_prompt
 from agent.steps import Step, StepError, Trajectory
@@ -100,19 +100,22 @@ class ReActAgent:
         }
         return traj
 
-    def propose(self, traj: Trajectory, n: int, temperature: float, seed: int | None = None) -> list[str]:
-        """``n`` drawn texts of the step after ``traj`` (one batch where the backend can); nothing is run."""
+    def propose(self, traj: Trajectory, n: int, temperature: float, seed: int | None = None) -> Completion:
+        """``n`` drawn texts of the step after ``traj``, in one batch where the backend can; nothing is run.
+
+        The last step a run allows may only give the final answer (the grammar says so where the backend takes one).
+        """
         use_grammar = self.config.grammar and getattr(self.model, "supports_grammar", True)
-        out = self.model.complete(
+        final_only = len(traj.steps) >= self.config.max_steps - 1
+        return self.model.complete(
             self.prompt(traj),
             stop=STOP,
             n=n,
-            grammar=self._grammars[False] if use_grammar else None,
+            grammar=self._grammars[final_only] if use_grammar else None,
             max_tokens=self.config.max_tokens,
             temperature=temperature,
             seed=seed,
         )
-        return list(out.texts)
 
     def take(self, traj: Trajectory, text: str) -> Step:
         """The step that ``text`` makes after ``traj``: parsed and its action run (``traj`` itself is unchanged)."""

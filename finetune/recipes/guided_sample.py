@@ -50,13 +50,6 @@ class Guided:
     gold_steps: int = 0  # reference steps taken where no candidate was right (``fallback``)
 
 
-def _value(text: str | None) -> Fraction | None:
-    try:
-        return Fraction(str(text).replace(",", "").strip())
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
 def _reached(values: list[Fraction], traj: Trajectory) -> list[Fraction]:
     """The gold values some observation of ``traj`` already shows."""
     seen = [s.observation for s in traj.steps if s.observation is not None and s.error is None]
@@ -67,9 +60,10 @@ def right_candidates(sol: Solution, traj: Trajectory, steps: list[Step]) -> list
     """The candidate steps that keep ``traj`` on the gold program (see the module docstring)."""
     gold = Fraction(sol.gold)
     values = [c.result for c in sol.calcs] + [gold]
-    if any(v == gold for v in _reached(values, traj)):
-        return [s for s in steps if s.answer is not None and _value(s.answer) == gold]
-    open_values = [v for v in values if v not in _reached(values, traj)]
+    reached = _reached(values, traj)
+    if gold in reached:
+        return [s for s in steps if s.answer is not None and same_number(s.answer, gold)]
+    open_values = [v for v in values if v not in reached]
     return [
         s
         for s in steps
@@ -113,7 +107,7 @@ def guided_trace(
     out = Guided(trace=None)
     gold = Fraction(sol.gold)
     for i in range(limit):
-        texts = agent.propose(traj, k, temperature, seed=seed + 1000 * i)
+        texts = agent.propose(traj, k, temperature, seed=seed + 1000 * i).texts
         out.calls += 1
         drawn = [agent.take(traj, t) for t in dict.fromkeys(texts)]
         kept = right_candidates(sol, traj, drawn)
