@@ -284,3 +284,39 @@ def test_adapter_label_keeps_alike_named_runs_apart(tmp_path: Path):
     five, six = tmp_path / "g5" / "touch-adapter.gguf", tmp_path / "g6" / "touch-adapter.gguf"
     assert adapter_label(five) == "g5/touch-adapter.gguf"
     assert adapter_label(five) != adapter_label(six)
+
+
+def test_a_machine_whose_extra_buffer_types_crash_runs_without_them(tmp_path: Path, monkeypatch, caplog):
+    # e.g. a VM that reports AMX but faults on its tile instructions: the probe's first child crashes,
+    # the retry without extra buffer types runs clean, so the process turns them off (the file is fine)
+    import subprocess
+
+    from agent.backends import llama_batch as low
+
+    calls = []
+
+    def child(model, adapter, extra_bufts, timeout):
+        calls.append(extra_bufts)
+        return subprocess.CompletedProcess([], -11 if extra_bufts else 0, "", "")
+
+    monkeypatch.setattr(low, "_probe_child", child)
+    monkeypatch.setattr(low.ExtraBufts, "broken", False)
+    monkeypatch.delenv("AGENT_LLAMA_EXTRA_BUFTS", raising=False)
+    copy = tmp_path / "model.gguf"
+    shutil.copyfile(embedded.embedded_model_path(), copy)
+    with caplog.at_level("WARNING"):
+        low.probe_gguf(copy, None)
+    assert calls == [True, False]
+    assert low.ExtraBufts.broken and not low.ExtraBufts.enabled()
+    assert "AMX" in caplog.text
+    monkeypatch.setenv("AGENT_LLAMA_EXTRA_BUFTS", "1")
+    assert low.ExtraBufts.enabled()  # the variable wins both ways
+    monkeypatch.setenv("AGENT_LLAMA_EXTRA_BUFTS", "0")
+    monkeypatch.setattr(low.ExtraBufts, "broken", False)
+    assert not low.ExtraBufts.enabled()
+    crash_both = lambda *a: subprocess.CompletedProcess([], -6, "", "GGML_ASSERT(x) failed")
+    monkeypatch.setattr(low, "_probe_child", crash_both)
+    other = tmp_path / "other.gguf"  # a file that crashes either way is the file's fault
+    shutil.copyfile(copy, other)
+    with pytest.raises(ModelError, match="other.gguf: llama.cpp crashes on this GGUF"):
+        low.probe_gguf(other, None)

@@ -150,18 +150,37 @@ def gguf_string(path: Path, key: str, max_keys: int = 64) -> str | None:
 _PROBED: set[tuple] = set()  # (path, size, mtime) of files whose probe ran cleanly in this process
 PROBE = (
     "import sys; from agent.backends.llama_cpp import LlamaCppModel as M; "
-    "M(sys.argv[1], adapter=sys.argv[2] or None, n_ctx=64, n_threads=1, n_seq_max=1, probe=False)"
-    ".complete(' ', max_tokens=1)"
+    "M(sys.argv[1], adapter=sys.argv[2] or None, n_ctx=64, n_threads=1, n_seq_max=1, probe=False, "
+    "extra_bufts=sys.argv[3] == '1').complete('Hello there, world.', max_tokens=1)"
 )
 
 
+class ExtraBufts:
+    """Whether llama.cpp may put weights in its CPU "extra" buffer types (AMX tiles, repacked
+    Q4_0/Q8_0 layouts). They speed some machines up, but a CPU that reports AMX inside a VM
+    that does not let a process use it crashes on the first multi-token batch (a general
+    protection fault in ``ggml_backend_amx_mul_mat``). The probe finds that out once per process;
+    ``AGENT_LLAMA_EXTRA_BUFTS=0`` turns them off without probing, ``=1`` keeps them on."""
+
+    broken = False  # set when a probe crashed with them and ran cleanly without
+
+    @classmethod
+    def enabled(cls) -> bool:
+        forced = os.environ.get("AGENT_LLAMA_EXTRA_BUFTS", "").strip()
+        if forced in ("0", "1"):
+            return forced == "1"
+        return not cls.broken
+
+
 def probe_gguf(model: Path, adapter: Path | None, timeout: float = 300) -> None:
-    """Load ``model`` (and ``adapter``) and decode a token in a child process first.
+    """Load ``model`` (and ``adapter``) and decode a short prompt in a child process first.
 
     llama.cpp aborts the whole process on some corrupt files (a ``GGML_ASSERT`` on a bad
     hyperparameter such as ``block_count = 0``) instead of returning an error; the probe
     turns such a crash into a :class:`ModelError`. Files are probed once per process.
-    A clean failure in the child is left to the in-process load to report.
+    A clean failure in the child is left to the in-process load to report. A crash that goes
+    away without the extra buffer types is this machine's, not the file's: they are turned
+    off for the process (:class:`ExtraBufts`).
 
     Raises:
         ModelError: the child crashed or hung.
@@ -170,17 +189,16 @@ def probe_gguf(model: Path, adapter: Path | None, timeout: float = 300) -> None:
     key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     if key in _PROBED:
         return
-    root = str(Path(__file__).resolve().parents[2])
-    env = {
-        **os.environ,
-        "GGML_NO_BACKTRACE": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-    }
-    command = [sys.executable, "-c", PROBE, str(model), str(adapter or "")]
-    try:
-        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as err:
-        raise ModelError(f"{model}: llama.cpp hung for {timeout:.0f} s loading this GGUF; export it again") from err
+    done = _probe_child(model, adapter, ExtraBufts.enabled(), timeout)
+    if done.returncode < 0 and ExtraBufts.enabled():
+        retry = _probe_child(model, adapter, False, timeout)
+        if retry.returncode >= 0:
+            logger.warning(
+                "llama.cpp crashed with its extra CPU buffer types (AMX/repacking) on this machine; "
+                "running without them (set AGENT_LLAMA_EXTRA_BUFTS=0 to skip this probe)"
+            )
+            ExtraBufts.broken = True
+            done = retry
     if done.returncode < 0:
         lines = [line for line in done.stderr.splitlines() if "GGML_ASSERT" in line or "error" in line.lower()]
         reason = lines[-1].strip() if lines else f"killed by signal {-done.returncode}"
@@ -191,6 +209,20 @@ def probe_gguf(model: Path, adapter: Path | None, timeout: float = 300) -> None:
         )
     if done.returncode == 0:
         _PROBED.add(key)
+
+
+def _probe_child(model: Path, adapter: Path | None, extra_bufts: bool, timeout: float):
+    root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "GGML_NO_BACKTRACE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    command = [sys.executable, "-c", PROBE, str(model), str(adapter or ""), "1" if extra_bufts else "0"]
+    try:
+        return subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as err:
+        raise ModelError(f"{model}: llama.cpp hung for {timeout:.0f} s loading this GGUF; export it again") from err
 
 
 class Batch:

@@ -57,7 +57,10 @@ class LlamaCppModel:
         n_seq_max: the most samples drawn in one batch; larger ``n`` runs in rounds.
         verbose: let llama.cpp's own logging through to stderr.
         probe: first load the files in a child process (once per file and process, about a
-            second), so a corrupt file that would abort llama.cpp raises :class:`ModelError`.
+            second), so a corrupt file that would abort llama.cpp raises :class:`ModelError`
+            (and a machine whose AMX crashes llama.cpp runs without it).
+        extra_bufts: let llama.cpp use its extra CPU buffer types (AMX, repacked weights);
+            default: yes unless a probe found them crashing here or ``$AGENT_LLAMA_EXTRA_BUFTS=0``.
 
     Raises:
         ModelError: a missing, non-GGUF, corrupt or truncated model or adapter file.
@@ -77,6 +80,7 @@ class LlamaCppModel:
         n_seq_max: int = 8,
         verbose: bool = False,
         probe: bool = True,
+        extra_bufts: bool | None = None,
     ):
         try:
             import llama_cpp
@@ -95,6 +99,7 @@ class LlamaCppModel:
             low.check_gguf(self.adapter, "LoRA adapter")
         if probe:
             low.probe_gguf(self.path, self.adapter)
+        self.extra_bufts = low.ExtraBufts.enabled() if extra_bufts is None else extra_bufts
         LOG_SINK.install(verbose)
         llama_cpp.llama_backend_init()  # cheap and idempotent
         self._load(n_threads or int(os.environ.get("AGENT_THREADS") or 0) or os.cpu_count() or 1)
@@ -111,6 +116,7 @@ class LlamaCppModel:
 
         LOG_SINK.errors.clear()
         mparams = llama_cpp.llama_model_default_params()
+        mparams.use_extra_bufts = self.extra_bufts
         self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self._model:
             raise ModelError(
