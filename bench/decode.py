@@ -61,9 +61,11 @@ def main() -> None:
 
     import llama_cpp
 
+    from agent.backends.llama_batch import follow_extra_bufts_in_high_level_api
     from agent.backends.llama_cpp import LlamaCppModel
 
-    model = LlamaCppModel(args.model, n_ctx=args.n_ctx, n_threads=args.threads)
+    model = LlamaCppModel(args.model, n_ctx=args.n_ctx, n_threads=args.threads)  # probes this machine
+    follow_extra_bufts_in_high_level_api()
     raw = llama_cpp.Llama(
         str(model.path), n_ctx=args.n_ctx, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
     )

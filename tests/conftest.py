@@ -23,6 +23,19 @@ def smollm_gguf() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def llama_cpp_fits_this_machine():
+    """Probe the embedded GGUF once, so a machine whose AMX crashes llama.cpp (a VM that reports AMX it
+    does not allow) runs every llama.cpp in the tests, ours and llama-cpp-python's own Llama, without it."""
+    path = embedded_gguf()
+    if path is None or importlib.util.find_spec("llama_cpp") is None:
+        return
+    from agent.backends import llama_batch
+
+    llama_batch.probe_gguf(path, None)
+    llama_batch.follow_extra_bufts_in_high_level_api()
+
+
 @pytest.fixture
 def free_port() -> int:
     with socket.socket() as s:

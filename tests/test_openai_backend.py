@@ -1,6 +1,7 @@
 """The OpenAI-compatible backend against a real llama_cpp.server on loopback."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,11 +23,18 @@ def server(smollm_gguf):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    from agent.backends.llama_batch import ExtraBufts
+
+    # the server's own Llama follows what the session's probe found (a machine whose AMX crashes llama.cpp)
+    env = {**os.environ, "AGENT_LLAMA_EXTRA_BUFTS": "1" if ExtraBufts.enabled() else "0"}
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            "-c",
+            (
+                "import runpy; from agent.backends.llama_batch import follow_extra_bufts_in_high_level_api as f; "
+                "f(); runpy.run_module('llama_cpp.server', run_name='__main__')"
+            ),
             "--model",
             str(smollm_gguf),
             "--host",
@@ -40,6 +48,7 @@ def server(smollm_gguf):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120

@@ -172,6 +172,25 @@ class ExtraBufts:
         return not cls.broken
 
 
+def follow_extra_bufts_in_high_level_api() -> None:
+    """Make ``llama_cpp.Llama`` (llama-cpp-python's high-level class, which has no switch for
+    them) load models with or without the extra buffer types as :class:`ExtraBufts` says, at the
+    time of each load. For code that opens a ``Llama`` beside ours (tests, benchmarks); idempotent."""
+    import llama_cpp.llama_cpp as api
+
+    default = api.llama_model_default_params
+    if getattr(default, "follows_extra_bufts", False):
+        return
+
+    def params():
+        out = default()
+        out.use_extra_bufts = ExtraBufts.enabled()
+        return out
+
+    params.follows_extra_bufts = True
+    api.llama_model_default_params = params
+
+
 def probe_gguf(model: Path, adapter: Path | None, timeout: float = 300) -> None:
     """Load ``model`` (and ``adapter``) and decode a short prompt in a child process first.
 
