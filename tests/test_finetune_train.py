@@ -471,3 +471,16 @@ def test_shipped_recipe_runs_its_judge_stage_on_the_first_stages_adapter(tiny_mo
     assert first.keys() == final.keys() and any(not torch.equal(first[k], final[k]) for k in first)
     copied = b"".join(p.read_bytes() for p in sorted((tmp_path / "copy").glob("adapter.part*")))
     assert json.loads((tmp_path / "copy" / "summary.json").read_text())["judge"] == summary["judge"] and copied
+
+
+def test_gpu_probe_times_grouped_and_packed_rows(tiny_model, data, capsys, monkeypatch):
+    import sys
+
+    from finetune.recipes import gpu_probe
+
+    args = ["gpu_probe", "--data", str(data), "--base", str(tiny_model), "--batch-sizes", "2", "--steps", "1"]
+    monkeypatch.setattr(sys, "argv", [*args, "--seq-len", "128", "--packing"])
+    gpu_probe.main()
+    table = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| 2 ")]
+    assert [row[1].strip() for row in table] == ["no", "yes"]
+    assert all(float(row[3]) > 0 for row in table)  # tokens/s measured for both layouts

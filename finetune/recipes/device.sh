@@ -56,10 +56,10 @@ a)
 b)
     cp .gpu/b/part01 /tmp/w/ && ls -la /tmp/w
     ;;
-probe)  # instead of c, or before it (carry .gpu/c): s/step and tokens/s at batch 32, 64, 128 (~2 min)
+probe)  # instead of c, or before it (carry .gpu/c): s/step and tokens/s at batch 32, 64, 128, grouped and packed (~4 min)
     join
     PYTHONPATH="/tmp/site:$PWD" python3 -m finetune.recipes.gpu_probe --data /tmp/w/data/gsm8k_react.jsonl \
-        --base /tmp/w/smol.gguf --batch-sizes ${BATCHES:-32 64 128} 2>&1 | grep -v -i warn | grep -v "^finetune:" | tail -8
+        --base /tmp/w/smol.gguf --batch-sizes ${BATCHES:-32 64 128} --packing 2>&1 | grep -v -i warn | grep -v "^finetune:" | tail -10
     ;;
 c)
     join

@@ -133,6 +133,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="share of each family to use (quick CPU runs)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seq-len", type=int, default=1024)  # GSM8K ReAct traces run to ~1,100
+    ap.add_argument("--packing", action="store_true", help="pack examples into rows instead of grouping by prompt")
     ap.add_argument("--lora-r", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--probe-steps", type=int, default=12)
@@ -178,7 +179,8 @@ def main() -> None:
         "seq_len": args.seq_len,
         "seed": args.seed,
         "warmup_ratio": 0.03,
-        "group_by_prompt": True,  # one template per batch: the few-shot / system prompt runs once
+        "group_by_prompt": not args.packing,  # one template per batch: the few-shot / system prompt runs once
+        "packing": args.packing,  # or rows of several examples: no padding (faster on a GPU, bench/train.py)
         "init_adapter": args.init_adapter,
     }
     if args.steps:
