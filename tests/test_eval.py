@@ -390,3 +390,46 @@ def test_options_are_part_of_a_run_so_reports_and_reruns_keep_them_apart(tmp_pat
     assert reseeded.extra.get("skipped", 0) == 0  # another seed is another run
     rows = {s.strategy: s.correct for s in group_results([out])}
     assert rows == {"tot": 0, "tot(logprob, n_generate=16)": 1, "tot seed=3": 0}
+
+
+class BatchedReplies(ScriptedModel):
+    """Replies chosen by the question in the prompt, served in batches (``complete_many``) like llama.cpp's."""
+
+    def __init__(self):
+        by_question = {"Natalia": [act("48 + 48/2"), final("72")], "Weng": [final("65")], "pens": [final("1,000")]}
+
+        def reply(prompt: str) -> str:
+            key = next(k for k in by_question if k in prompt)
+            return by_question[key][prompt[prompt.rindex(key) :].count("Observation:")]
+
+        super().__init__(reply)
+        self.batch_grammar = True
+        self.batches: list[int] = []
+
+    def complete_many(self, prompts, **kw):
+        self.batches.append(len(prompts))
+        return [self.complete(p, **kw) for p in prompts]
+
+
+def test_parallel_items_share_batches_and_score_as_one_at_a_time(gsm8k_file, tmp_path):
+    task = get_task("gsm8k")
+    items = task.load(gsm8k_file)
+    one = run_eval(task, items, BatchedReplies(), EvalConfig("react"), tmp_path / "one.jsonl", tools=[calculator])
+    model = BatchedReplies()
+    three = run_eval(task, items, model, EvalConfig("react"), tmp_path / "par.jsonl", tools=[calculator], parallel=3)
+    assert (three.n, three.correct) == (one.n, one.correct) == (3, 2)
+    records = sorted(read_jsonl(tmp_path / "par.jsonl"), key=lambda r: r["index"])
+    assert [r["correct"] for r in records] == [True, False, True] and [r["steps"] for r in records] == [2, 1, 1]
+    assert max(model.batches) > 1 and sum(model.batches) == 4  # some calls went out together, none twice
+    assert all(call["grammar"] for call in model.calls)  # the ReAct grammar travels through the batch
+    again = run_eval(task, items, model, EvalConfig("react"), tmp_path / "par.jsonl", tools=[calculator], parallel=3)
+    assert again.extra == {"skipped": 3} and sum(model.batches) == 4  # a rerun skips them all
+
+
+@pytest.mark.parametrize("config", [EvalConfig("sc"), EvalConfig("react", temperature=0.7), EvalConfig("tot")])
+def test_parallel_refuses_sampled_and_searching_strategies(config, gsm8k_file, tmp_path):
+    task = get_task("gsm8k")
+    with pytest.raises(ValueError, match="--parallel runs greedy"):
+        run_eval(task, task.load(gsm8k_file), BatchedReplies(), config, tmp_path / "o.jsonl", parallel=2)
+    with pytest.raises(ValueError, match="batches prompts"):
+        run_eval(task, task.load(gsm8k_file), ScriptedModel([]), EvalConfig("react"), tmp_path / "o.jsonl", parallel=2)

@@ -320,3 +320,25 @@ def test_a_machine_whose_extra_buffer_types_crash_runs_without_them(tmp_path: Pa
     shutil.copyfile(copy, other)
     with pytest.raises(ModelError, match="other.gguf: llama.cpp crashes on this GGUF"):
         low.probe_gguf(other, None)
+
+
+def test_complete_many_decodes_distinct_prompts_together_as_complete_does_one_by_one():
+    # two sequences a round, so three prompts take two rounds; they share the system prompt as a cached prefix
+    model = LlamaCppModel(str(embedded.embedded_model_path()), n_ctx=2048, n_threads=1, n_seq_max=2)
+    system = {"role": "system", "content": "You answer in one short sentence."}
+    questions = ["Name three colours of the rainbow.", "What is the capital of France?", "What do cows drink?"]
+    prompts = [model.render([system, {"role": "user", "content": q}]) for q in questions]
+    alone = [model.complete(p, max_tokens=16, stop=["\n"]) for p in prompts]
+    together = model.complete_many(prompts, max_tokens=16, stop=["\n"])
+    assert [c.text for c in together] == [c.text for c in alone] and len({c.text for c in alone}) == 3
+    assert [c.finish_reasons for c in together] == [c.finish_reasons for c in alone]
+    assert [c.completion_tokens for c in together] == [c.completion_tokens for c in alone]
+    assert model.complete(prompts[0], max_tokens=16, stop=["\n"]).text == alone[0].text  # the cache is sound after
+    assert [c.text for c in model.complete_many(prompts, grammar=YES_NO, max_tokens=4)] == [
+        model.complete(p, grammar=YES_NO, max_tokens=4).text for p in prompts
+    ]
+    model.reserve(4)  # a bigger context for four sequences: the weights stay, the answers too
+    assert (model.n_seq_max, model.n_ctx) == (4, 16384)
+    assert [c.text for c in model.complete_many(prompts, max_tokens=16, stop=["\n"])] == [c.text for c in alone]
+    with pytest.raises(ModelError, match="more than n_ctx"):
+        model.complete_many(["word " * 17000])

@@ -6,10 +6,11 @@ once (each thread runs its own ReAct loop or ``agent eval`` shard): a call is qu
 gathers the queued calls (up to ``max_batch`` prompts, waiting ``wait`` seconds for stragglers), groups
 those that share stop strings, token limit and temperature, and serves each group with one
 ``inner.complete_many(prompts, ...)`` (a call for ``n`` samples is ``n`` prompts). The wrapped model
-must offer ``complete_many`` (:class:`~agent.backends.transformers_backend.TransformersModel` does).
+must offer ``complete_many`` (:class:`~agent.backends.transformers_backend.TransformersModel` and
+:class:`~agent.backends.llama_cpp.LlamaCppModel` do).
 
-No grammar and no log-probabilities (the ReAct loop then relies on its parser), and sampling is not
-seeded per call.
+Grammars only where the wrapped model batches them (``batch_grammar``: llama.cpp does; without, the ReAct
+loop relies on its parser); no log-probabilities; sampling is not seeded per call.
 
 Example:
     >>> from agent.backends.fake import ScriptedModel
@@ -36,7 +37,9 @@ from agent.model import Completion, ModelError
 class _Call:
     prompt: str
     n: int
-    key: tuple[tuple[str, ...], int, float]  # stop strings, max tokens, temperature: what one batch must share
+    key: tuple[
+        tuple[str, ...], int, float, str | None
+    ]  # stop strings, max tokens, temperature, grammar: one batch shares them
     done: threading.Event = field(default_factory=threading.Event)
     result: Completion | None = None
     error: BaseException | None = None
@@ -45,14 +48,15 @@ class _Call:
 class BatchingModel:
     """Serve concurrent calls with batched calls of ``inner`` (see the module doc)."""
 
-    supports_grammar = False
-
     def __init__(self, inner: Any, max_batch: int = 256, wait: float = 0.02):
         if not hasattr(inner, "complete_many"):
             raise ModelError(f"{getattr(inner, 'name', inner)!r} cannot batch: it has no complete_many")
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.inner, self.max_batch, self.wait = inner, max_batch, wait
+        self.supports_grammar = bool(getattr(inner, "batch_grammar", False))
+        if getattr(inner, "n_ctx", None):  # shared by the batch's sequences: a conservative budget for each
+            self.n_ctx = inner.n_ctx // max_batch
         self.name = getattr(inner, "name", "batched")
         self.batches: list[int] = []  # prompts per inner call, for reporting
         self._queue: queue.Queue[_Call | None] = queue.Queue()
@@ -68,11 +72,11 @@ class BatchingModel:
     def complete(
         self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None, logprobs=False
     ) -> Completion:
-        if grammar:
+        if grammar and not self.supports_grammar:
             raise ModelError("the batching model cannot enforce a grammar")
         if logprobs:
             raise ModelError("the batching model returns no logprobs")
-        call = _Call(prompt, n, (tuple(stop), max_tokens, float(temperature)))
+        call = _Call(prompt, n, (tuple(stop), max_tokens, float(temperature), grammar or None))
         self._queue.put(call)
         call.done.wait()
         if call.error is not None:
@@ -114,13 +118,18 @@ class BatchingModel:
             groups: dict[tuple, list[_Call]] = {}
             for call in calls:
                 groups.setdefault(call.key, []).append(call)
-            for (stops, max_tokens, temperature), group in groups.items():
-                self._run(group, stops, max_tokens, temperature)
+            for (stops, max_tokens, temperature, grammar), group in groups.items():
+                self._run(group, stops, max_tokens, temperature, grammar)
 
-    def _run(self, group: list[_Call], stops: tuple[str, ...], max_tokens: int, temperature: float) -> None:
+    def _run(
+        self, group: list[_Call], stops: tuple[str, ...], max_tokens: int, temperature: float, grammar: str | None
+    ) -> None:
         prompts = [c.prompt for c in group for _ in range(c.n)]
+        extra = {"grammar": grammar} if grammar else {}
         try:
-            outs = self.inner.complete_many(prompts, stop=stops, max_tokens=max_tokens, temperature=temperature)
+            outs = self.inner.complete_many(
+                prompts, stop=stops, max_tokens=max_tokens, temperature=temperature, **extra
+            )
         except BaseException as err:  # noqa: BLE001 - handed to every waiting caller, who re-raises it
             for call in group:
                 call.error = err

@@ -102,7 +102,8 @@ class LlamaCppModel:
         self.extra_bufts = low.ExtraBufts.enabled() if extra_bufts is None else extra_bufts
         LOG_SINK.install(verbose)
         llama_cpp.llama_backend_init()  # cheap and idempotent
-        self._load(n_threads or int(os.environ.get("AGENT_THREADS") or 0) or os.cpu_count() or 1)
+        self.n_threads = n_threads or int(os.environ.get("AGENT_THREADS") or 0) or os.cpu_count() or 1
+        self._load()
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = Batch(max(self.n_batch, self.n_seq_max))
@@ -111,7 +112,7 @@ class LlamaCppModel:
         self._lock = threading.Lock()
         self._template = self._meta("tokenizer.chat_template") or CHATML
 
-    def _load(self, n_threads: int) -> None:
+    def _load(self) -> None:
         import llama_cpp
 
         LOG_SINK.errors.clear()
@@ -130,10 +131,16 @@ class LlamaCppModel:
                     f"{self.adapter}: llama.cpp cannot load this LoRA adapter "
                     f"({LOG_SINK.last_error()}); is it a GGUF LoRA made for {self.path.name}?"
                 )
+        self._new_context()
+
+    def _new_context(self) -> None:
+        """The llama.cpp context (KV cache for ``n_ctx`` cells, ``n_seq_max`` sequences) with the adapter set."""
+        import llama_cpp
+
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx, cparams.n_batch, cparams.n_ubatch = self.n_ctx, self.n_batch, self.n_batch
         cparams.n_seq_max, cparams.kv_unified, cparams.no_perf = self.n_seq_max, True, True
-        cparams.n_threads = cparams.n_threads_batch = n_threads
+        cparams.n_threads = cparams.n_threads_batch = self.n_threads
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             raise ModelError(
@@ -144,6 +151,24 @@ class LlamaCppModel:
             adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._lora)
             if llama_cpp.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
                 raise ModelError(f"{self.adapter}: llama.cpp cannot apply this LoRA adapter to {self.path.name}")
+
+    def reserve(self, sequences: int, n_ctx_each: int = 4096) -> None:
+        """Make room for ``sequences`` parallel sequences of ``n_ctx_each`` cells (``agent eval --parallel``):
+        a new, larger context if the current one is smaller (the weights stay loaded)."""
+        import llama_cpp
+
+        n_ctx, n_seq_max = max(self.n_ctx, sequences * n_ctx_each), max(self.n_seq_max, sequences)
+        if (n_ctx, n_seq_max) == (self.n_ctx, self.n_seq_max):
+            return
+        with self._lock:
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+            self.n_ctx, self.n_seq_max = n_ctx, n_seq_max
+            self._new_context()
+            self._mem = llama_cpp.llama_get_memory(self._ctx)
+            self._batch.close()
+            self._batch = Batch(max(self.n_batch, self.n_seq_max))
+            self._cache = []
 
     def _meta(self, key: str) -> str | None:
         import llama_cpp
@@ -223,12 +248,101 @@ class LlamaCppModel:
             finish_reasons=[s.finish or "length" for s in samples],
         )
 
+    batch_grammar = True  # complete_many takes a grammar (BatchingModel passes it through)
+
+    def complete_many(
+        self,
+        prompts: list[str],
+        *,
+        stop: list[str] | tuple[str, ...] = (),
+        grammar: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> list[Completion]:
+        """Continue each of ``prompts`` once, up to ``n_seq_max`` of them as parallel sequences of one batch.
+
+        What :class:`~agent.backends.batching.BatchingModel` calls to serve many agents at once (``agent eval
+        --parallel``). The prompts' common prefix (the system prompt, for ReAct runs) is evaluated once and
+        shared in the KV cache. Greedy texts equal :meth:`complete`'s up to llama.cpp's batch rounding.
+        """
+        if max_tokens < 0:
+            raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
+        limits = Limits(tuple(stop), max_tokens, False)
+        out: list[Completion] = []
+        with self._lock:
+            parser = self._grammar(grammar) if grammar else None
+            encoded = [self._tokenize(p, add_special=True) or [self._special("bos")] for p in prompts]
+            for tokens in encoded:
+                if len(tokens) >= self.n_ctx:
+                    raise ModelError(
+                        f"{self.name}: a prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
+                        "holds; shorten it or raise n_ctx"
+                    )
+            for first in range(0, len(encoded), self.n_seq_max):
+                out += self._many(encoded[first : first + self.n_seq_max], limits, parser, temperature, seed, first)
+        return out
+
+    def _many(self, group: list[list[int]], limits: Limits, parser, temperature: float, seed, first: int):
+        """One round of :meth:`complete_many`: sequence ``j`` holds ``group[j]``; all decode together."""
+        import llama_cpp
+
+        start = time.perf_counter()
+        common = min(len(t) for t in group) - 1  # every sequence keeps at least its last token to decode
+        for tokens in group[1:]:
+            common = next((i for i, (a, b) in enumerate(zip(group[0][:common], tokens)) if a != b), common)
+        evaluated = self._prefill(group[0][:common], logits=False) if common else 0
+        if not common:
+            llama_cpp.llama_memory_clear(self._mem, True)
+            self._cache = []
+        samples = []
+        try:
+            for j in range(1, len(group)):
+                llama_cpp.llama_memory_seq_cp(self._mem, 0, j, -1, -1)
+            rows = [
+                (t, common + i, j, False) for j, tokens in enumerate(group) for i, t in enumerate(tokens[common:-1])
+            ]
+            for at in range(0, len(rows), self.n_batch):
+                self._decode_rows(rows[at : at + self.n_batch])
+            self._decode_rows([(tokens[-1], len(tokens) - 1, j, True) for j, tokens in enumerate(group)])
+            evaluated += len(rows) + len(group)
+            for j, tokens in enumerate(group):
+                draw_seed = low.RANDOM_SEED if seed is None else (seed + first + j) % low.RANDOM_SEED
+                chain = low.make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
+                grammar = llama_cpp.llama_sampler_clone(parser) if parser else None
+                samples.append(Sample(seq_id=j, chain=chain, grammar=grammar, pos=len(tokens), idx=j))
+            if limits.max_tokens > 0:
+                low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
+            self._cache = group[0] + samples[0].tokens[: samples[0].decoded]
+        except BaseException:
+            llama_cpp.llama_memory_clear(self._mem, True)
+            self._cache = []
+            raise
+        finally:
+            for sample in samples:
+                llama_cpp.llama_sampler_free(sample.chain)
+                if sample.grammar:
+                    llama_cpp.llama_sampler_free(sample.grammar)
+            for j in range(1, len(group)):
+                llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
+        seconds = time.perf_counter() - start
+        return [
+            Completion(
+                texts=[s.text],
+                prompt_tokens=evaluated if j == 0 else 0,  # the round's evaluated tokens, counted once
+                completion_tokens=len(s.tokens),
+                seconds=seconds,
+                finish_reasons=[s.finish or "length"],
+            )
+            for j, s in enumerate(samples)
+        ]
+
     # -- the KV cache and the batch -------------------------------------------------------
 
-    def _prefill(self, tokens: list[int]) -> int:
+    def _prefill(self, tokens: list[int], logits: bool = True) -> int:
         """Make sequence 0 hold ``tokens``, evaluating only what the cache lacks; the last
-        token is always decoded alone, so sampling starts from the same logits whatever was
-        cached. Returns the number of tokens evaluated."""
+        token is always decoded alone (with ``logits``), so sampling starts from the same logits
+        whatever was cached. Returns the number of tokens evaluated."""
         import llama_cpp
 
         keep = 0
@@ -243,10 +357,15 @@ class LlamaCppModel:
         body = tokens[keep:-1]
         for at in range(0, len(body), self.n_batch):
             self._decode([(t, keep + at + i, 0, False) for i, t in enumerate(body[at : at + self.n_batch])])
-        self._decode([(tokens[-1], len(tokens) - 1, 0, True)])
+        self._decode([(tokens[-1], len(tokens) - 1, 0, logits)])
         return len(tokens) - keep
 
     def _decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
+        """Decode rows of sequence 0 (whose tokens ``self._cache`` tracks)."""
+        self._decode_rows(rows)
+        self._cache += [row[0] for row in rows]
+
+    def _decode_rows(self, rows: list[tuple[int, int, int, bool]]) -> None:
         import llama_cpp
 
         self._batch.fill(rows)
@@ -255,7 +374,6 @@ class LlamaCppModel:
             llama_cpp.llama_memory_clear(self._mem, True)
             self._cache = []
             raise ModelError(f"{self.name}: llama_decode failed with status {status} ({LOG_SINK.last_error()})")
-        self._cache += [row[0] for row in rows]
 
     def _sample(
         self, tokens: list[int], first: int, count: int, limits: Limits, parser, temperature: float, seed: int | None

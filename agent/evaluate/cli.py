@@ -115,6 +115,14 @@ def _options(fn: Callable) -> Callable:
             default=None,
             help="Results JSONL (items already in it are skipped). Default: runs/eval/TASK-STRATEGY-MODEL.jsonl.",
         ),
+        click.option(
+            "--parallel",
+            type=click.IntRange(1, 16),
+            default=1,
+            show_default=True,
+            help="Greedy react, cot, direct: run N items at once, their model calls decoded as one batch "
+            "(about 2x the items per second on 2 CPU cores at N=4; answers equal up to batch rounding).",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object."),
     ]
     for option in reversed(options):
@@ -164,10 +172,11 @@ def _evaluate(
     tools_spec: str | None,
     out: Path | None,
     as_json: bool,
+    parallel: int = 1,
     **settings: Any,
 ) -> None:
     from agent.errors import USER_ERRORS
-    from agent.evaluate.runner import run_eval
+    from agent.evaluate.runner import PARALLEL, check_parallel, run_eval
     from agent.model import load_model
     from tools.base import load_tools
 
@@ -180,11 +189,13 @@ def _evaluate(
             raise click.ClickException(f"{data}: no records to evaluate")
         config = EvalConfig(strategy or task.default_strategy, **settings)
         config.check(task)  # before the model loads
+        if parallel > 1 and (config.strategy not in PARALLEL or (config.temperature or 0) > 0):
+            check_parallel(config, None, parallel)  # raises: the strategy cannot run items at once
         out = out or Path("runs/eval") / f"{task.name}-{config.strategy}-{_slug(model_spec)}.jsonl"
         tools = load_tools(tools_spec) if config.strategy in ("react", "sc") else None
         model = load_model(model_spec)
         with _progress(len(items), f"{task.name}/{config.strategy}") as on_record:
-            summary = run_eval(task, items, model, config, out, tools=tools, on_record=on_record)
+            summary = run_eval(task, items, model, config, out, tools=tools, on_record=on_record, parallel=parallel)
     except (*USER_ERRORS, OSError, UnicodeDecodeError) as err:
         raise click.ClickException(str(err)) from err
     except ImportError as err:

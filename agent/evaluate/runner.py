@@ -4,7 +4,9 @@ Every item's record is appended to the results file with :func:`agent.jsonl.appe
 crash loses at most the item in flight; a rerun with the same file skips the items already
 there (same task, strategy, model, index and question) without calling the model. An ``sc`` run with
 more samples than one already in the file (same settings otherwise) grows it: each item keeps its
-earlier samples and draws only the rest.
+earlier samples and draws only the rest. ``parallel=N`` runs N greedy items at once, their model calls
+served as one batch (:class:`~agent.backends.batching.BatchingModel`; llama.cpp decodes the N sequences
+together): the same answers up to batch rounding, a multiple of the items per second on a CPU.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tools.base import Tool, load_tools
 
 log = logging.getLogger(__name__)
 AGENTIC = ("react", "sc")  # strategies that run the ReAct loop with tools
+PARALLEL = ("react", "cot", "direct")  # greedy strategies whose items may run at once (no seeds, no logprobs)
 OnRecord = Callable[[dict[str, Any], bool], None]  # (record, was it skipped as already done)
 
 
@@ -130,6 +133,7 @@ def run_eval(
     tools: list[Tool] | None = None,
     on_record: OnRecord | None = None,
     verifier: Verifier | None = None,
+    parallel: int = 1,
 ) -> Summary:
     """Evaluate ``model`` with ``config.strategy`` on ``items``, appending each record to ``out``.
 
@@ -142,11 +146,17 @@ def run_eval(
         tools: the ReAct tools; ``None`` gives the defaults (calculator, python).
         on_record: called after each item, e.g. to advance a progress bar.
         verifier: weights the votes of ``sc``; ``None`` loads ``config.verifier`` when it names one.
+        parallel: items run at once (greedy react, cot and direct only), their calls batched; the file
+            then holds records in the order they finish, and each ``seconds`` is that item's wall time.
+
+    Raises:
+        ValueError: ``parallel`` > 1 for a sampled or searching strategy, or a model that cannot batch.
 
     Returns:
         The summary over all ``items`` (those skipped count with their earlier records).
     """
     config.check(task)
+    check_parallel(config, model, parallel)
     model_name = getattr(model, "name", type(model).__name__)
     if tools is None and config.strategy in AGENTIC:
         tools = load_tools()  # once for the run (not per item), and named in every record
@@ -154,24 +164,32 @@ def run_eval(
         verifier = load_verifier(config.verifier)
     done = done_records(out, task.name, config.variant, model_name, config.seed)
     grow = earlier_samples(out, task.name, model_name, config)
-    records, skipped = [], 0
-    for item in items:
-        rec = done.get((item.index, item.question))
-        was_done = rec is not None
-        skipped += was_done
-        if rec is None:
-            rec = evaluate_item(task, item, model, config, tools, verifier, grow.get((item.index, item.question)))
-            append_jsonl(out, rec)
-            log.info(
-                "item %d: %s (gold %s) %s",
-                item.index,
-                rec["answer"],
-                item.gold,
-                "correct" if rec["correct"] else "wrong",
-            )
-        records.append(rec)
+    pending = [item for item in items if (item.index, item.question) not in done]
+    results: dict[int, dict[str, Any]] = {}
+
+    def finish(item: Item, rec: dict[str, Any]) -> None:
+        append_jsonl(out, rec)
+        log.info(
+            "item %d: %s (gold %s) %s", item.index, rec["answer"], item.gold, "correct" if rec["correct"] else "wrong"
+        )
+        results[id(item)] = rec
         if on_record is not None:
-            on_record(rec, was_done)
+            on_record(rec, False)
+
+    for item in items:  # those already in the file count first, as the progress bar's start
+        rec = done.get((item.index, item.question))
+        if rec is not None:
+            results[id(item)] = rec
+            if on_record is not None:
+                on_record(rec, True)
+    if parallel > 1 and len(pending) > 1:
+        _run_parallel(task, pending, model, config, tools, verifier, parallel, finish)
+    else:
+        for item in pending:
+            finish(
+                item, evaluate_item(task, item, model, config, tools, verifier, grow.get((item.index, item.question)))
+            )
+    records, skipped = [results[id(item)] for item in items], len(items) - len(pending)
     summary = summarize(records, out=str(out))
     return Summary(
         task.name,
@@ -186,3 +204,43 @@ def run_eval(
         str(out),
         {"skipped": skipped},
     )
+
+
+def check_parallel(config: EvalConfig, model: Model, parallel: int) -> None:
+    """Refuse ``parallel`` > 1 where items cannot share batches.
+
+    Raises:
+        ValueError: a sampled or searching strategy, or a model without ``complete_many``.
+    """
+    if parallel < 1:
+        raise ValueError(f"parallel must be at least 1, got {parallel}")
+    if parallel == 1:
+        return
+    if config.strategy not in PARALLEL or (config.temperature or 0) > 0:
+        raise ValueError(
+            f"--parallel runs greedy {', '.join(PARALLEL)} (seeded samples and log-probability judges need one "
+            f"item at a time); got --strategy {config.strategy}"
+            + (f" at temperature {config.temperature:g}" if config.temperature else "")
+        )
+    if not hasattr(model, "complete_many"):
+        raise ValueError(f"--parallel needs a model that batches prompts (llama.cpp, transformers), not {model.name}")
+
+
+def _run_parallel(task, pending, model, config, tools, verifier, parallel, finish) -> None:
+    """Run ``pending`` items ``parallel`` at a time, one thread each, their model calls batched."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from agent.backends.batching import BatchingModel
+
+    if hasattr(model, "reserve"):
+        model.reserve(parallel)  # llama.cpp: a KV cache for that many sequences
+    queue = list(reversed(pending))
+    with BatchingModel(model, max_batch=parallel) as batched, ThreadPoolExecutor(parallel) as pool:
+        running = {}
+        while queue or running:
+            while queue and len(running) < parallel:
+                item = queue.pop()
+                running[pool.submit(evaluate_item, task, item, batched, config, tools, verifier)] = item
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                finish(running.pop(future), future.result())
