@@ -423,6 +423,7 @@ def test_parallel_items_share_batches_and_score_as_one_at_a_time(gsm8k_file, tmp
     assert max(model.batches) > 1 and sum(model.batches) == 4  # some calls went out together, none twice
     assert all(call["grammar"] for call in model.calls)  # the ReAct grammar travels through the batch
     again = run_eval(task, items, model, EvalConfig("react"), tmp_path / "par.jsonl", tools=[calculator], parallel=3)
+    assert three.extra["parallel"] == 3 and three.extra["wall_seconds_per_item"] >= 0
     assert again.extra == {"skipped": 3} and sum(model.batches) == 4  # a rerun skips them all
 
 

@@ -333,6 +333,11 @@ def test_complete_many_decodes_distinct_prompts_together_as_complete_does_one_by
     assert [c.text for c in together] == [c.text for c in alone] and len({c.text for c in alone}) == 3
     assert [c.finish_reasons for c in together] == [c.finish_reasons for c in alone]
     assert [c.completion_tokens for c in together] == [c.completion_tokens for c in alone]
+    longer = [p + c.text + "\nAnd one more word:" for p, c in zip(prompts, together)]  # as an agent's next step
+    again = model.complete_many(longer, max_tokens=8)
+    assert [c.text for c in again] == [model.complete(p, max_tokens=8).text for p in longer]
+    fresh = LlamaCppModel(str(embedded.embedded_model_path()), n_ctx=2048, n_threads=1, n_seq_max=4)
+    assert fresh.complete_many(longer[:2], max_tokens=8)[0].prompt_tokens > 2 * again[0].prompt_tokens
     assert model.complete(prompts[0], max_tokens=16, stop=["\n"]).text == alone[0].text  # the cache is sound after
     assert [c.text for c in model.complete_many(prompts, grammar=YES_NO, max_tokens=4)] == [
         model.complete(p, grammar=YES_NO, max_tokens=4).text for p in prompts

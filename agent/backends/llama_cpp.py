@@ -45,6 +45,12 @@ def adapter_label(adapter: Path) -> str:
     return adapter.name if same or not adapter.parent.name else f"{adapter.parent.name}/{adapter.name}"
 
 
+def _shared(a: list[int], b: list[int]) -> int:
+    """The length of the common prefix of two token lists."""
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+
 class LlamaCppModel:
     """A GGUF model (optionally with a GGUF LoRA adapter) run by llama.cpp.
 
@@ -109,6 +115,7 @@ class LlamaCppModel:
         self._batch = Batch(max(self.n_batch, self.n_seq_max))
         self._pieces: dict[int, bytes] = {}
         self._cache: list[int] = []  # the tokens sequence 0 holds in the KV cache
+        self._held: dict[int, list[int]] = {}  # complete_many: the tokens each sequence holds
         self._lock = threading.Lock()
         self._template = self._meta("tokenizer.chat_template") or CHATML
 
@@ -154,10 +161,12 @@ class LlamaCppModel:
 
     def reserve(self, sequences: int, n_ctx_each: int = 4096) -> None:
         """Make room for ``sequences`` parallel sequences of ``n_ctx_each`` cells (``agent eval --parallel``):
-        a new, larger context if the current one is smaller (the weights stay loaded)."""
+        a new, larger context (the weights stay loaded). The cache stays unified: sequences share their
+        common prefix's cells (separate streams per sequence measured slower here)."""
         import llama_cpp
 
-        n_ctx, n_seq_max = max(self.n_ctx, sequences * n_ctx_each), max(self.n_seq_max, sequences)
+        n_seq_max = max(self.n_seq_max, sequences)
+        n_ctx = n_seq_max * n_ctx_each
         if (n_ctx, n_seq_max) == (self.n_ctx, self.n_seq_max):
             return
         with self._lock:
@@ -168,7 +177,7 @@ class LlamaCppModel:
             self._mem = llama_cpp.llama_get_memory(self._ctx)
             self._batch.close()
             self._batch = Batch(max(self.n_batch, self.n_seq_max))
-            self._cache = []
+            self._cache, self._held = [], {}
 
     def _meta(self, key: str) -> str | None:
         import llama_cpp
@@ -234,6 +243,7 @@ class LlamaCppModel:
                     "holds; shorten it or raise n_ctx"
                 )
             parser = self._grammar(grammar) if grammar else None
+            self._drop_held()
             evaluated, samples = 0, []
             for first in range(0, n, self.n_seq_max):
                 evaluated += self._prefill(tokens)
@@ -284,47 +294,75 @@ class LlamaCppModel:
         return out
 
     def _many(self, group: list[list[int]], limits: Limits, parser, temperature: float, seed, first: int):
-        """One round of :meth:`complete_many`: sequence ``j`` holds ``group[j]``; all decode together."""
+        """One round of :meth:`complete_many`: sequence ``j`` comes to hold ``group[j]``; all decode together.
+
+        Each sequence keeps what it held after the last round (``self._held``), so an agent's next step
+        evaluates only its new tokens; the round's common prefix (the system prompt) is evaluated once and
+        shared with the sequences that lack it.
+        """
         import llama_cpp
 
         start = time.perf_counter()
+        held = self._held
+        held[0] = self._cache
+        seqs: list[int] = []  # the sequence each prompt goes to: the free one holding most of it
+        for tokens in group:
+            free = [j for j in range(self.n_seq_max) if j not in seqs]
+            seqs.append(max(free, key=lambda j: (_shared(held.get(j, []), tokens), -j)))
+        others = [j for j in held if j not in seqs]
+        new_cells = sum(len(t) - _shared(held.get(j, []), t) for j, t in zip(seqs, group))
+        cells = sum(len(held[j]) for j in held) + new_cells + len(group) * limits.max_tokens
+        if cells > self.n_ctx:
+            for j in others:  # make room: sequences this round does not use free their cells
+                llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
+                del held[j]
         common = min(len(t) for t in group) - 1  # every sequence keeps at least its last token to decode
         for tokens in group[1:]:
-            common = next((i for i, (a, b) in enumerate(zip(group[0][:common], tokens)) if a != b), common)
-        evaluated = self._prefill(group[0][:common], logits=False) if common else 0
-        if not common:
-            llama_cpp.llama_memory_clear(self._mem, True)
-            self._cache = []
+            common = min(common, _shared(group[0], tokens))
+        keep = [min(_shared(held.get(j, []), tokens), len(tokens) - 1) for j, tokens in zip(seqs, group)]
+        root = max(range(len(group)), key=lambda i: keep[i])
+        evaluated = 0
         samples = []
         try:
-            for j in range(1, len(group)):
-                llama_cpp.llama_memory_seq_cp(self._mem, 0, j, -1, -1)
+            for i, j in enumerate(seqs):
+                llama_cpp.llama_memory_seq_rm(self._mem, j, keep[i], -1)
+                held[j] = group[i][: keep[i]]
+            rows = [(t, keep[root] + k, seqs[root], False) for k, t in enumerate(group[root][keep[root] : common])]
+            for at in range(0, len(rows), self.n_batch):  # the shared prefix, once, into the best-kept sequence
+                self._decode_rows(rows[at : at + self.n_batch])
+            evaluated += len(rows)
+            keep[root] = max(keep[root], common)
+            for i, j in enumerate(seqs):
+                if keep[i] < common:  # share the prefix's cells instead of evaluating them again
+                    llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
+                    llama_cpp.llama_memory_seq_cp(self._mem, seqs[root], j, 0, common)
+                    keep[i] = common
             rows = [
-                (t, common + i, j, False) for j, tokens in enumerate(group) for i, t in enumerate(tokens[common:-1])
+                (t, keep[i] + k, j, False) for i, j in enumerate(seqs) for k, t in enumerate(group[i][keep[i] : -1])
             ]
             for at in range(0, len(rows), self.n_batch):
                 self._decode_rows(rows[at : at + self.n_batch])
-            self._decode_rows([(tokens[-1], len(tokens) - 1, j, True) for j, tokens in enumerate(group)])
+            self._decode_rows([(tokens[-1], len(tokens) - 1, j, True) for j, tokens in zip(seqs, group)])
             evaluated += len(rows) + len(group)
-            for j, tokens in enumerate(group):
-                draw_seed = low.RANDOM_SEED if seed is None else (seed + first + j) % low.RANDOM_SEED
+            for i, (j, tokens) in enumerate(zip(seqs, group)):
+                draw_seed = low.RANDOM_SEED if seed is None else (seed + first + i) % low.RANDOM_SEED
                 chain = low.make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
                 grammar = llama_cpp.llama_sampler_clone(parser) if parser else None
-                samples.append(Sample(seq_id=j, chain=chain, grammar=grammar, pos=len(tokens), idx=j))
+                samples.append(Sample(seq_id=j, chain=chain, grammar=grammar, pos=len(tokens), idx=i))
             if limits.max_tokens > 0:
                 low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
-            self._cache = group[0] + samples[0].tokens[: samples[0].decoded]
+            for sample, tokens in zip(samples, group):
+                held[sample.seq_id] = tokens + sample.tokens[: sample.decoded]
+            self._cache = held.get(0, [])
         except BaseException:
             llama_cpp.llama_memory_clear(self._mem, True)
-            self._cache = []
+            self._cache, self._held = [], {}
             raise
         finally:
             for sample in samples:
                 llama_cpp.llama_sampler_free(sample.chain)
                 if sample.grammar:
                     llama_cpp.llama_sampler_free(sample.grammar)
-            for j in range(1, len(group)):
-                llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
         seconds = time.perf_counter() - start
         return [
             Completion(
@@ -336,6 +374,14 @@ class LlamaCppModel:
             )
             for j, s in enumerate(samples)
         ]
+
+    def _drop_held(self) -> None:
+        """Free the sequences other than 0 that :meth:`complete_many` kept (before a single-prompt call)."""
+        import llama_cpp
+
+        for j in [j for j in self._held if j > 0]:
+            llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
+        self._held = {}
 
     # -- the KV cache and the batch -------------------------------------------------------
 
@@ -372,7 +418,7 @@ class LlamaCppModel:
         status = llama_cpp.llama_decode(self._ctx, self._batch.raw)
         if status != 0:
             llama_cpp.llama_memory_clear(self._mem, True)
-            self._cache = []
+            self._cache, self._held = [], {}
             raise ModelError(f"{self.name}: llama_decode failed with status {status} ({LOG_SINK.last_error()})")
 
     def _sample(
@@ -395,7 +441,7 @@ class LlamaCppModel:
             self._cache = tokens + samples[0].tokens[: samples[0].decoded]
         except BaseException:
             llama_cpp.llama_memory_clear(self._mem, True)
-            self._cache = []
+            self._cache, self._held = [], {}
             raise
         finally:
             for sample in samples:

@@ -121,7 +121,7 @@ def _options(fn: Callable) -> Callable:
             default=1,
             show_default=True,
             help="Greedy react, cot, direct: run N items at once, their model calls decoded as one batch "
-            "(about 2x the items per second on 2 CPU cores at N=4; answers equal up to batch rounding).",
+            "(1.5x the items per second on 2 CPU cores at N=4; answers differ on some items by llama.cpp's batch rounding).",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object."),
     ]
@@ -159,6 +159,11 @@ def _show(summary: Summary, as_json: bool) -> None:
         f"{summary.task} / {summary.strategy} / {summary.model}: accuracy {summary.accuracy:.1%} "
         f"({summary.correct}/{summary.n}), {summary.tokens_per_item:.0f} tokens/item, "
         f"{summary.seconds_per_item:.2f} s/item, faithfulness {faith}"
+        + (
+            f" ({summary.extra['parallel']} at once: {summary.extra['wall_seconds_per_item']:.2f} s of wall time per item)"
+            if "parallel" in summary.extra
+            else ""
+        )
     )
     click.echo(f"results: {summary.out}", err=True)
 
