@@ -434,3 +434,9 @@ def test_parallel_refuses_sampled_and_searching_strategies(config, gsm8k_file, t
         run_eval(task, task.load(gsm8k_file), BatchedReplies(), config, tmp_path / "o.jsonl", parallel=2)
     with pytest.raises(ValueError, match="batches prompts"):
         run_eval(task, task.load(gsm8k_file), ScriptedModel([]), EvalConfig("react"), tmp_path / "o.jsonl", parallel=2)
+
+
+def test_cli_parallel_is_refused_for_sampling_before_a_model_loads(gsm8k_file):
+    args = ["gsm8k", "--data", str(gsm8k_file), "--strategy", "sc", "--parallel", "2", "--model", "nope.gguf"]
+    result = CliRunner().invoke(eval_cmd, args)
+    assert result.exit_code != 0 and "--parallel runs greedy" in result.output and "nope.gguf" not in result.output
