@@ -1,6 +1,7 @@
 """Shared fixtures: the embedded GGUF, a tiny random Llama with its tokenizer, and a free loopback port."""
 
 import importlib.util
+import os
 import socket
 from pathlib import Path
 
@@ -24,9 +25,11 @@ def smollm_gguf() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def llama_cpp_fits_this_machine():
+def llama_cpp_fits_this_machine(tmp_path_factory):
     """Probe the embedded GGUF once, so a machine whose AMX crashes llama.cpp (a VM that reports AMX it
-    does not allow) runs every llama.cpp in the tests, ours and llama-cpp-python's own Llama, without it."""
+    does not allow) runs every llama.cpp in the tests, ours and llama-cpp-python's own Llama, without it.
+    The probe's verdict goes to a cache under the session's temporary directory, not the user's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     path = embedded_gguf()
     if path is None or importlib.util.find_spec("llama_cpp") is None:
         return

@@ -301,6 +301,8 @@ def test_a_machine_whose_extra_buffer_types_crash_runs_without_them(tmp_path: Pa
 
     monkeypatch.setattr(low, "_probe_child", child)
     monkeypatch.setattr(low.ExtraBufts, "broken", False)
+    monkeypatch.setattr(low.ExtraBufts, "_remembered", None)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("AGENT_LLAMA_EXTRA_BUFTS", raising=False)
     copy = tmp_path / "model.gguf"
     shutil.copyfile(embedded.embedded_model_path(), copy)
@@ -309,6 +311,9 @@ def test_a_machine_whose_extra_buffer_types_crash_runs_without_them(tmp_path: Pa
     assert calls == [True, False]
     assert low.ExtraBufts.broken and not low.ExtraBufts.enabled()
     assert "AMX" in caplog.text
+    monkeypatch.setattr(low.ExtraBufts, "broken", False)  # a later process on this machine: it remembers
+    monkeypatch.setattr(low.ExtraBufts, "_remembered", None)
+    assert not low.ExtraBufts.enabled() and (tmp_path / "cache" / "cot-agent" / "llama-extra-bufts.json").is_file()
     monkeypatch.setenv("AGENT_LLAMA_EXTRA_BUFTS", "1")
     assert low.ExtraBufts.enabled()  # the variable wins both ways
     monkeypatch.setenv("AGENT_LLAMA_EXTRA_BUFTS", "0")

@@ -9,7 +9,9 @@ check; and the decode loop that advances ``n`` samples as parallel sequences of 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import json
 import logging
 import os
 import subprocess
@@ -159,17 +161,64 @@ class ExtraBufts:
     """Whether llama.cpp may put weights in its CPU "extra" buffer types (AMX tiles, repacked
     Q4_0/Q8_0 layouts). They speed some machines up, but a CPU that reports AMX inside a VM
     that does not let a process use it crashes on the first multi-token batch (a general
-    protection fault in ``ggml_backend_amx_mul_mat``). The probe finds that out once per process;
+    protection fault in ``ggml_backend_amx_mul_mat``). The probe finds that out and remembers it
+    for this machine (a small file under ``$XDG_CACHE_HOME/cot-agent``, keyed by the CPU flags, the
+    kernel and the llama.cpp build), so later processes skip the crashing try and its warning.
     ``AGENT_LLAMA_EXTRA_BUFTS=0`` turns them off without probing, ``=1`` keeps them on."""
 
     broken = False  # set when a probe crashed with them and ran cleanly without
+    _remembered: bool | None = None  # what the cache file says about this machine (read once)
 
     @classmethod
     def enabled(cls) -> bool:
         forced = os.environ.get("AGENT_LLAMA_EXTRA_BUFTS", "").strip()
         if forced in ("0", "1"):
             return forced == "1"
-        return not cls.broken
+        if cls._remembered is None:
+            cls._remembered = _machine_key() in _read_verdicts()
+        return not (cls.broken or cls._remembered)
+
+    @classmethod
+    def mark_broken(cls) -> None:
+        """Turn them off for this process and remember it for this machine."""
+        cls.broken = True
+        verdicts = _read_verdicts()
+        verdicts[_machine_key()] = "crashes"
+        with contextlib.suppress(OSError):
+            _verdict_file().parent.mkdir(parents=True, exist_ok=True)
+            _verdict_file().write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
+
+
+def _verdict_file() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "cot-agent" / "llama-extra-bufts.json"
+
+
+def _read_verdicts() -> dict[str, str]:
+    try:
+        data = json.loads(_verdict_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _machine_key() -> str:
+    """The CPU's feature flags, the kernel and the llama.cpp build: what decides whether AMX works here."""
+    import hashlib
+    import platform
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    flags = next((line for line in lines if line.startswith("flags")), "")
+    try:
+        from importlib.metadata import version
+
+        build = version("llama_cpp_python")
+    except Exception:  # noqa: BLE001 - any failure only makes the key less specific
+        build = "?"
+    return hashlib.sha256(f"{flags}|{platform.release()}|{platform.machine()}|{build}".encode()).hexdigest()[:16]
 
 
 def follow_extra_bufts_in_high_level_api() -> None:
@@ -214,9 +263,10 @@ def probe_gguf(model: Path, adapter: Path | None, timeout: float = 300) -> None:
         if retry.returncode >= 0:
             logger.warning(
                 "llama.cpp crashed with its extra CPU buffer types (AMX/repacking) on this machine; "
-                "running without them (set AGENT_LLAMA_EXTRA_BUFTS=0 to skip this probe)"
+                "running without them, and remembering that for this machine in %s",
+                _verdict_file(),
             )
-            ExtraBufts.broken = True
+            ExtraBufts.mark_broken()
             done = retry
     if done.returncode < 0:
         lines = [line for line in done.stderr.splitlines() if "GGML_ASSERT" in line or "error" in line.lower()]
