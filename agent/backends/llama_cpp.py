@@ -51,6 +51,15 @@ def _shared(a: list[int], b: list[int]) -> int:
     return next((i for i in range(n) if a[i] != b[i]), n)
 
 
+def _free_samplers(samples: list[Sample]) -> None:
+    import llama_cpp
+
+    for sample in samples:
+        llama_cpp.llama_sampler_free(sample.chain)
+        if sample.grammar:
+            llama_cpp.llama_sampler_free(sample.grammar)
+
+
 class LlamaCppModel:
     """A GGUF model (optionally with a GGUF LoRA adapter) run by llama.cpp.
 
@@ -236,12 +245,7 @@ class LlamaCppModel:
         start = time.perf_counter()
         limits = Limits(tuple(stop), max_tokens, logprobs)
         with self._lock:
-            tokens = self._tokenize(prompt, add_special=True) or [self._special("bos")]
-            if len(tokens) >= self.n_ctx:
-                raise ModelError(
-                    f"{self.name}: the prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
-                    "holds; shorten it or raise n_ctx"
-                )
+            tokens = self._encode(prompt)
             parser = self._grammar(grammar) if grammar else None
             self._drop_held()
             evaluated, samples = 0, []
@@ -282,13 +286,7 @@ class LlamaCppModel:
         out: list[Completion] = []
         with self._lock:
             parser = self._grammar(grammar) if grammar else None
-            encoded = [self._tokenize(p, add_special=True) or [self._special("bos")] for p in prompts]
-            for tokens in encoded:
-                if len(tokens) >= self.n_ctx:
-                    raise ModelError(
-                        f"{self.name}: a prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
-                        "holds; shorten it or raise n_ctx"
-                    )
+            encoded = [self._encode(p) for p in prompts]
             for first in range(0, len(encoded), self.n_seq_max):
                 out += self._many(encoded[first : first + self.n_seq_max], limits, parser, temperature, seed, first)
         return out
@@ -345,10 +343,7 @@ class LlamaCppModel:
             self._decode_rows([(tokens[-1], len(tokens) - 1, j, True) for j, tokens in zip(seqs, group)])
             evaluated += len(rows) + len(group)
             for i, (j, tokens) in enumerate(zip(seqs, group)):
-                draw_seed = low.RANDOM_SEED if seed is None else (seed + first + i) % low.RANDOM_SEED
-                chain = low.make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
-                grammar = llama_cpp.llama_sampler_clone(parser) if parser else None
-                samples.append(Sample(seq_id=j, chain=chain, grammar=grammar, pos=len(tokens), idx=i))
+                samples.append(self._new_sample(j, len(tokens), parser, temperature, seed, first + i, idx=i))
             if limits.max_tokens > 0:
                 low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
             for sample, tokens in zip(samples, group):
@@ -359,10 +354,7 @@ class LlamaCppModel:
             self._cache, self._held = [], {}
             raise
         finally:
-            for sample in samples:
-                llama_cpp.llama_sampler_free(sample.chain)
-                if sample.grammar:
-                    llama_cpp.llama_sampler_free(sample.grammar)
+            _free_samplers(samples)
         seconds = time.perf_counter() - start
         return [
             Completion(
@@ -421,6 +413,18 @@ class LlamaCppModel:
             self._cache, self._held = [], {}
             raise ModelError(f"{self.name}: llama_decode failed with status {status} ({LOG_SINK.last_error()})")
 
+    def _new_sample(
+        self, seq_id: int, pos: int, parser, temperature: float, seed: int | None, index: int, idx: int = 0
+    ) -> Sample:
+        """Sample number ``index`` of a call (its seed is ``seed + index``) as sequence ``seq_id``, with its own
+        sampler chain and grammar state; its first token is drawn from row ``idx`` of the last batch."""
+        import llama_cpp
+
+        draw_seed = low.RANDOM_SEED if seed is None else (seed + index) % low.RANDOM_SEED
+        chain = low.make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
+        grammar = llama_cpp.llama_sampler_clone(parser) if parser else None
+        return Sample(seq_id=seq_id, chain=chain, grammar=grammar, pos=pos, idx=idx)
+
     def _sample(
         self, tokens: list[int], first: int, count: int, limits: Limits, parser, temperature: float, seed: int | None
     ) -> list[Sample]:
@@ -431,10 +435,7 @@ class LlamaCppModel:
         for j in range(count):
             if j:
                 llama_cpp.llama_memory_seq_cp(self._mem, 0, j, -1, -1)
-            draw_seed = low.RANDOM_SEED if seed is None else (seed + first + j) % low.RANDOM_SEED
-            chain = low.make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
-            grammar = llama_cpp.llama_sampler_clone(parser) if parser else None
-            samples.append(Sample(seq_id=j, chain=chain, grammar=grammar, pos=len(tokens)))
+            samples.append(self._new_sample(j, len(tokens), parser, temperature, seed, first + j))
         try:
             if limits.max_tokens > 0:
                 low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
@@ -444,15 +445,26 @@ class LlamaCppModel:
             self._cache, self._held = [], {}
             raise
         finally:
-            for sample in samples:
-                llama_cpp.llama_sampler_free(sample.chain)
-                if sample.grammar:
-                    llama_cpp.llama_sampler_free(sample.grammar)
+            _free_samplers(samples)
             for j in range(1, count):
                 llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
         return samples
 
     # -- vocabulary, grammars, cleanup ----------------------------------------------------
+
+    def _encode(self, prompt: str) -> list[int]:
+        """The prompt's tokens (BOS alone for an empty one).
+
+        Raises:
+            ModelError: it does not fit the context.
+        """
+        tokens = self._tokenize(prompt, add_special=True) or [self._special("bos")]
+        if len(tokens) >= self.n_ctx:
+            raise ModelError(
+                f"{self.name}: the prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
+                "holds; shorten it or raise n_ctx"
+            )
+        return tokens
 
     def _tokenize(self, text: str, add_special: bool) -> list[int]:
         import llama_cpp

@@ -181,7 +181,7 @@ def _evaluate(
     **settings: Any,
 ) -> None:
     from agent.errors import USER_ERRORS
-    from agent.evaluate.runner import PARALLEL, check_parallel, run_eval
+    from agent.evaluate.runner import check_parallel, run_eval
     from agent.model import load_model
     from tools.base import load_tools
 
@@ -194,8 +194,7 @@ def _evaluate(
             raise click.ClickException(f"{data}: no records to evaluate")
         config = EvalConfig(strategy or task.default_strategy, **settings)
         config.check(task)  # before the model loads
-        if parallel > 1 and (config.strategy not in PARALLEL or (config.temperature or 0) > 0):
-            check_parallel(config, None, parallel)  # raises: the strategy cannot run items at once
+        check_parallel(config, parallel)  # before the model loads too
         out = out or Path("runs/eval") / f"{task.name}-{config.strategy}-{_slug(model_spec)}.jsonl"
         tools = load_tools(tools_spec) if config.strategy in ("react", "sc") else None
         model = load_model(model_spec)

@@ -157,7 +157,7 @@ def run_eval(
         The summary over all ``items`` (those skipped count with their earlier records).
     """
     config.check(task)
-    check_parallel(config, model, parallel)
+    check_parallel(config, parallel, model)
     model_name = getattr(model, "name", type(model).__name__)
     if tools is None and config.strategy in AGENTIC:
         tools = load_tools()  # once for the run (not per item), and named in every record
@@ -213,8 +213,8 @@ def run_eval(
     )
 
 
-def check_parallel(config: EvalConfig, model: Model, parallel: int) -> None:
-    """Refuse ``parallel`` > 1 where items cannot share batches.
+def check_parallel(config: EvalConfig, parallel: int, model: Model | None = None) -> None:
+    """Refuse ``parallel`` > 1 where items cannot share batches (the model is checked when given).
 
     Raises:
         ValueError: a sampled or searching strategy, or a model without ``complete_many``.
@@ -229,25 +229,24 @@ def check_parallel(config: EvalConfig, model: Model, parallel: int) -> None:
             f"item at a time); got --strategy {config.strategy}"
             + (f" at temperature {config.temperature:g}" if config.temperature else "")
         )
-    if not hasattr(model, "complete_many"):
+    if model is not None and not hasattr(model, "complete_many"):
         raise ValueError(f"--parallel needs a model that batches prompts (llama.cpp, transformers), not {model.name}")
 
 
 def _run_parallel(task, pending, model, config, tools, verifier, parallel, finish) -> None:
     """Run ``pending`` items ``parallel`` at a time, one thread each, their model calls batched."""
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from agent.backends.batching import BatchingModel
 
     if hasattr(model, "reserve"):
         model.reserve(parallel)  # llama.cpp: a KV cache for that many sequences
-    queue = list(reversed(pending))
     with BatchingModel(model, max_batch=parallel) as batched, ThreadPoolExecutor(parallel) as pool:
-        running = {}
-        while queue or running:
-            while queue and len(running) < parallel:
-                item = queue.pop()
-                running[pool.submit(evaluate_item, task, item, batched, config, tools, verifier)] = item
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                finish(running.pop(future), future.result())
+        futures = {pool.submit(evaluate_item, task, item, batched, config, tools, verifier): item for item in pending}
+        try:
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+        except BaseException:
+            for future in futures:  # a system failure (or Ctrl-C) stops the run, not just this item
+                future.cancel()
+            raise
