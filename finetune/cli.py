@@ -66,7 +66,12 @@ _OUTTYPES = ("f16", "q8_0", "q4_k_m", "lora")
 @click.option("--eval-generations", type=int, default=2, show_default=True, help="Dev questions answered greedily.")
 @click.option("--gradient-checkpointing", is_flag=True, help="Less memory, slower.")
 @click.option(
-    "--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True
+    "--dtype",
+    type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+    default="auto",
+    show_default=True,
+    help="Weights' dtype. auto: bf16 on a GPU that has it; on a CPU float32, with bf16 autocast where the CPU "
+    "has bf16 matrix units (AMX, AVX512-BF16; AGENT_CPU_BF16=0 turns that off).",
 )
 @click.option("--resume", is_flag=True, help="Continue exactly from the newest checkpoint in OUT/checkpoints.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -116,7 +121,8 @@ def finetune_cmd(
         return
     first, last = (result.losses[0], result.losses[-1]) if result.losses else (float("nan"), float("nan"))
     click.echo(
-        f"{result.steps} steps, loss {first:.4f} -> {last:.4f}, {result.tokens_per_second:.0f} tokens/s; "
+        f"{result.steps} steps, loss {first:.4f} -> {last:.4f}, {result.tokens_per_second:.0f} tokens/s "
+        f"({result.precision}); "
         f"wrote {result.adapter or result.model}"
     )
 

