@@ -62,7 +62,7 @@ def torch_dtype(name: str, device_type: str) -> Any:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices in hardware (AMX or AVX512-BF16).
 
-    There, float32 weights with bf16 autocast train ~1.8x faster than float32 (SmolLM2-135M LoRA on a 2-core
+    There, float32 weights with bf16 autocast train 1.9x faster than float32 (SmolLM2-135M LoRA on a 2-core
     Xeon with AMX, ``python bench/train_speed.py``); elsewhere bf16 is emulated and slower. ``AGENT_CPU_BF16=0|1``
     overrides the check.
     """

@@ -100,7 +100,7 @@ class Run:
         self.acc = Accelerator(mixed_precision="bf16" if config.full and self._bf16_gpu() else None)
         # On a CPU with bf16 matrix units (AMX, AVX512-BF16), `--dtype auto` keeps float32 weights (exact optimizer
         # updates) and autocasts the products to bf16 here, not through accelerate's once-per-process state.
-        self.cpu_bf16 = self.acc.device.type == "cpu" and cpu_autocast(config.dtype, "cpu")
+        self.cpu_bf16 = cpu_autocast(config.dtype, self.acc.device.type)
         self.precision = "bf16 autocast" if self.cpu_bf16 else ""  # else the weights' dtype, once they exist
         gold = load_gold(config.gold) if config.gold else None
         examples = load_examples(config.data, style=config.style, gold=gold)  # first: a data error needs no model

@@ -320,8 +320,8 @@ class LlamaCppModel:
         keep = [min(_shared(held.get(j, []), tokens), len(tokens) - 1) for j, tokens in zip(seqs, group)]
         root = max(range(len(group)), key=lambda i: keep[i])
         evaluated = 0
-        samples = []
-        try:
+        samples: list[Sample] = []
+        with self._drawing(samples):
             for i, j in enumerate(seqs):
                 llama_cpp.llama_memory_seq_rm(self._mem, j, keep[i], -1)
                 held[j] = group[i][: keep[i]]
@@ -349,12 +349,6 @@ class LlamaCppModel:
             for sample, tokens in zip(samples, group):
                 held[sample.seq_id] = tokens + sample.tokens[: sample.decoded]
             self._cache = held.get(0, [])
-        except BaseException:
-            llama_cpp.llama_memory_clear(self._mem, True)
-            self._cache, self._held = [], {}
-            raise
-        finally:
-            _free_samplers(samples)
         seconds = time.perf_counter() - start
         return [
             Completion(
@@ -366,6 +360,24 @@ class LlamaCppModel:
             )
             for j, s in enumerate(samples)
         ]
+
+    @contextlib.contextmanager
+    def _drawing(self, samples: list[Sample]):
+        """Around a generation: free the samples' samplers at the end; on any failure forget the KV cache,
+        whose state is then unknown."""
+        try:
+            yield
+        except BaseException:
+            self._forget_cache()
+            raise
+        finally:
+            _free_samplers(samples)
+
+    def _forget_cache(self) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_memory_clear(self._mem, True)
+        self._cache, self._held = [], {}
 
     def _drop_held(self) -> None:
         """Free the sequences other than 0 that :meth:`complete_many` kept (before a single-prompt call)."""
@@ -409,8 +421,7 @@ class LlamaCppModel:
         self._batch.fill(rows)
         status = llama_cpp.llama_decode(self._ctx, self._batch.raw)
         if status != 0:
-            llama_cpp.llama_memory_clear(self._mem, True)
-            self._cache, self._held = [], {}
+            self._forget_cache()
             raise ModelError(f"{self.name}: llama_decode failed with status {status} ({LOG_SINK.last_error()})")
 
     def _new_sample(
@@ -437,15 +448,11 @@ class LlamaCppModel:
                 llama_cpp.llama_memory_seq_cp(self._mem, 0, j, -1, -1)
             samples.append(self._new_sample(j, len(tokens), parser, temperature, seed, first + j))
         try:
-            if limits.max_tokens > 0:
-                low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
-            self._cache = tokens + samples[0].tokens[: samples[0].decoded]
-        except BaseException:
-            llama_cpp.llama_memory_clear(self._mem, True)
-            self._cache, self._held = [], {}
-            raise
+            with self._drawing(samples):
+                if limits.max_tokens > 0:
+                    low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
+                self._cache = tokens + samples[0].tokens[: samples[0].decoded]
         finally:
-            _free_samplers(samples)
             for j in range(1, count):
                 llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
         return samples
