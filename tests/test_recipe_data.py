@@ -305,6 +305,8 @@ def test_build_holds_out_the_dev_splits(tmp_path):
     assert (out / "game24_dev.csv").read_text().splitlines()[1:] == csv_path.read_text().splitlines()[-2:]
     assert (out / "game24_near.csv").read_text().splitlines()[1:] == csv_path.read_text().splitlines()[3:4]
     assert summary["gsm8k_react.jsonl"]["records"] == 3 and summary["gsm8k_reinstantiated.jsonl"]["records"] > 0
+    assert summary["gsm8k_pal.jsonl"]["records"] == 3
+    assert summary["gsm8k_reinstantiated_pal.jsonl"]["records"] == summary["gsm8k_reinstantiated.jsonl"]["records"]
     texts = {name: (out / name).read_text() for name in summary}
     questions = [
         json.loads(line)["question"]

@@ -26,6 +26,7 @@ from finetune.recipes.game24_data import (
     split_puzzles,
     value_all,
 )
+from finetune.recipes.gsm8k_pal import pal_traces
 from finetune.recipes.gsm8k_programs import DEV_ROWS, gsm8k_react, split_dev
 from finetune.recipes.gsm8k_reinstantiate import gsm8k_reinstantiated
 from finetune.recipes.numbers import template
@@ -42,6 +43,8 @@ LICENCES = (
 DESCRIPTIONS = {
     "gsm8k_react.jsonl": "GSM8K training rows as ReAct traces: one calculator call per annotated line",
     "gsm8k_reinstantiated.jsonl": "GSM8K problems re-instantiated with new numbers, recomputed step by step",
+    "gsm8k_pal.jsonl": "GSM8K training rows as one python program each (PAL): comments and named steps",
+    "gsm8k_reinstantiated_pal.jsonl": "the re-instantiated GSM8K problems as one python program each",
     "tool_use.jsonl": "synthetic tool-use problems (calculator and python), answers computed by code",
     "game24_propose.jsonl": "Game of 24 propose prompt (raw) -> one move that keeps 24 reachable",
     "game24_value.jsonl": "Game of 24 short value prompt (raw) -> sure/impossible",
@@ -102,6 +105,9 @@ def make_families(
     notes["gsm8k_reinstantiated.jsonl"] = (
         f"{why['problems with instances']} of {len(solutions)} problems gave instances (up to {reinstantiate} each)"
     )
+    for name, traces in (("gsm8k_pal.jsonl", react), ("gsm8k_reinstantiated_pal.jsonl", new)):
+        families[name], why = pal_traces(traces)
+        notes[name] = f"{len(families[name])} of {len(traces)} traces; dropped: {dict(why)}"
     log.info("GSM8K families in %.1f s", time.perf_counter() - t0)
     tools, counts = tool_traces(tool_items, seed, workers)
     families["tool_use.jsonl"] = tools
