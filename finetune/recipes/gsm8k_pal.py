@@ -10,7 +10,7 @@ computes (the line's Thought without its arithmetic)::
     Action: calculator  {"expression": "48/2"}      Action: python
     Observation: 24                           ->    Action Input: {"code": "# Natalia sold clips in May.\\n
     Thought: Natalia sold 48+24 clips in all.         clips = 48 / 2\\n# Natalia sold clips in all.\\n
-    Action: calculator  {"expression": "48+24"}       clips_2 = 48 + clips\\nprint(clips_2)"}
+    Action: calculator  {"expression": "48+24"}       answer = 48 + clips\\nprint(answer)"}
     Observation: 72                                 Observation: 72.0
     Final Answer: 72                                Thought: I know the answer.  Final Answer: 72
 
@@ -37,7 +37,9 @@ from finetune.recipes.traces import one_line, same_number, trace_record
 log = logging.getLogger(__name__)
 
 PROGRAM_THOUGHT = "I write a program that computes the answer."
-MAX_CODE_CHARS = 700  # about 250 tokens: the runtime gives a step 320
+MAX_CODE_CHARS = 600  # about 200 tokens: the runtime gives a step 320
+MAX_COMMENT_CHARS = 80  # long comments taught the model to ramble past the step's token budget
+ANSWER = "answer"  # the last line's name: the model never has to recall which name to print
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?|(?<![\w.])\.\d+")
 _WORD = re.compile(r"[A-Za-z]+")
 _STOP = frozenset(  # words that make poor names
@@ -49,6 +51,7 @@ _STOP = frozenset(  # words that make poor names
     six seven eight nine ten half twice times amount number cost costs""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _RESERVED = frozenset(keyword.kwlist) | {
+    ANSWER,
     "print", "sum", "min", "max", "round", "int", "float", "list", "dict", "set", "len", "range", "abs", "pow",
     "input", "type", "id", "map", "filter", "zip", "all", "any", "str", "hash", "iter", "next", "open", "format",
 }  # fmt: skip
@@ -95,20 +98,21 @@ def _comment(thought: str, expr: str, results: dict[Fraction, str], question_num
         )
     text = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split()))
     text = re.sub(r"\b(is|are|was|were|of|by|to|has|have|makes?|gets?|needs?|for)\s*([.,;:!?])", r"\1\2", text)
-    return one_line(text, 120) if _WORD.search(text) else ""
+    return one_line(text, MAX_COMMENT_CHARS) if _WORD.search(text) else ""
 
 
 def program_code(question: str, calls: list[tuple[str, str]]) -> tuple[str, str]:
     """(code, name of the answer) for ``(thought, calculator expression)`` calls in order.
 
     A number in an expression that equals an earlier result (and is not written in the question)
-    becomes that result's name; the last call's name is printed.
+    becomes that result's name; the last call is named ``answer`` and printed.
     """
     question_numbers = {v for v in (_number(m.group()) for m in _NUMBER.finditer(question)) if v is not None}
     results: dict[Fraction, str] = {}  # value -> name of the latest line that computed it
     taken: set[str] = set()
     lines, name = [], ""
     for i, (thought, expr) in enumerate(calls, 1):
+        last = i == len(calls)
         tokens = tokenize(expr)
         if tokens is None:
             raise ValueError(f"not a calculator expression: {expr!r}")
@@ -120,7 +124,7 @@ def program_code(question: str, calls: list[tuple[str, str]]) -> tuple[str, str]
             else:
                 parts.append(tok)
         code_expr = " ".join(parts).replace("( ", "(").replace(" )", ")")
-        name = _name(thought, expr, taken, i)
+        name = ANSWER if last else _name(thought, expr, taken, i)
         comment = _comment(thought, expr, results, question_numbers)
         if comment:
             lines.append(f"# {comment}")
