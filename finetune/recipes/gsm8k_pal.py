@@ -85,65 +85,46 @@ def _name(thought: str, expr: str, taken: set[str], index: int) -> str:
     return name
 
 
-def _comment(thought: str, expr: str, results: dict[Fraction, str], question_numbers: set) -> str:
+def _comment(thought: str, expr: str, names: dict[Fraction, str]) -> str:
     """The thought without its arithmetic; failing that, with earlier results written as their names."""
     m = _find(thought, expr)
-    text = thought[: m.start()] + thought[m.end() :] if m else thought
-    if not m:
-        text = _NUMBER.sub(
-            lambda m: (
-                results.get(_number(m.group()), m.group()) if _number(m.group()) not in question_numbers else m.group()
-            ),
-            thought,
-        )
+    if m:
+        text = thought[: m.start()] + thought[m.end() :]
+    else:
+        text = _NUMBER.sub(lambda num: names.get(_number(num.group()), num.group()), thought)
     text = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split()))
     text = re.sub(r"\b(is|are|was|were|of|by|to|has|have|makes?|gets?|needs?|for)\s*([.,;:!?])", r"\1\2", text)
     return one_line(text, MAX_COMMENT_CHARS) if _WORD.search(text) else ""
 
 
-def program_code(question: str, calls: list[tuple[str, str]]) -> tuple[str, str]:
-    """(code, name of the answer) for ``(thought, calculator expression)`` calls in order.
+def program_code(question: str, calls: list[tuple[str, str]]) -> str:
+    """The program for ``(thought, calculator expression)`` calls in order.
 
     A number in an expression that equals an earlier result (and is not written in the question)
     becomes that result's name; the last call is named ``answer`` and printed.
     """
-    question_numbers = {v for v in (_number(m.group()) for m in _NUMBER.finditer(question)) if v is not None}
-    results: dict[Fraction, str] = {}  # value -> name of the latest line that computed it
+    question_numbers = {_number(m.group()) for m in _NUMBER.finditer(question)}
+    names: dict[Fraction, str] = {}  # result value -> name of the latest line that computed it (not question numbers)
+    exact: dict[str, Fraction] = {}  # name -> its exact value (all ``/`` divisions exact, as the annotations are)
     taken: set[str] = set()
-    lines, name = [], ""
+    lines = []
     for i, (thought, expr) in enumerate(calls, 1):
-        last = i == len(calls)
         tokens = tokenize(expr)
         if tokens is None:
             raise ValueError(f"not a calculator expression: {expr!r}")
-        parts = []
-        for tok in tokens:
-            value = _number(tok) if tok[0].isdigit() or tok[0] == "." else None
-            if value is not None and value in results and value not in question_numbers:
-                parts.append(results[value])
-            else:
-                parts.append(tok)
+        parts = [names.get(_number(tok), tok) if tok[0].isdigit() or tok[0] == "." else tok for tok in tokens]
         code_expr = " ".join(parts).replace("( ", "(").replace(" )", ")")
-        name = ANSWER if last else _name(thought, expr, taken, i)
-        comment = _comment(thought, expr, results, question_numbers)
+        name = ANSWER if i == len(calls) else _name(thought, expr, taken, i)
+        comment = _comment(thought, expr, names)
         if comment:
             lines.append(f"# {comment}")
         lines.append(f"{name} = {code_expr}")
-        results[_value(lines, name)] = name
-    lines.append(f"print({name})")
-    return "\n".join(lines), name
-
-
-def _value(lines: list[str], name: str) -> Fraction:
-    """The exact value of ``name`` after ``lines`` (all ``/`` divisions exact, as the annotations are)."""
-    env: dict[str, Any] = {}
-    for line in lines:
-        if line.startswith("#"):
-            continue
-        target, expr = line.split(" = ", 1)
-        exact = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)", r"_F('\1')", expr)
-        env[target] = eval(exact, {"__builtins__": {}, "_F": Fraction}, env)  # our own arithmetic, no builtins
-    return env[name]
+        exact_expr = _NUMBER.sub(lambda num: f"_F('{num.group()}')", code_expr)
+        exact[name] = eval(exact_expr, {"__builtins__": {}, "_F": Fraction}, exact)  # our own arithmetic
+        if exact[name] not in question_numbers:
+            names[exact[name]] = name
+    lines.append(f"print({ANSWER})")
+    return "\n".join(lines)
 
 
 def run_program(code: str) -> str:
@@ -168,7 +149,7 @@ def pal_trace(record: dict[str, Any], why: Counter | None = None) -> dict[str, A
         return None
     calls = [(s["thought"], s["action"]["args"]["expression"]) for s in steps[: hits[-1] + 1]]
     try:
-        code, _ = program_code(record["question"], calls)
+        code = program_code(record["question"], calls)
     except (ValueError, ZeroDivisionError, SyntaxError, NameError, TypeError):
         why["expression not a program line"] += 1
         return None
