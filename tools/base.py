@@ -143,6 +143,9 @@ def _load_spec(spec: str) -> list[Tool]:
         obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as err:
         raise ToolNotFound(f"cannot load tools from {spec!r}: {err}") from err
+    except (Exception, SystemExit) as err:  # the user's module is broken: say so in one line
+        why = " ".join(f"{type(err).__name__}: {err}".split())
+        raise ToolNotFound(f"cannot load tools from {spec!r}: importing {module} raised {why}") from err
     items = obj if isinstance(obj, (list, tuple)) else [obj]
     if not all(isinstance(t, Tool) for t in items):
         raise ToolNotFound(f"{spec!r} is not a Tool or a list of Tools (decorate functions with @tool)")

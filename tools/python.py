@@ -1,9 +1,9 @@
 """The ``python`` tool: run model-written code in a separate, limited process.
 
-The parent (this module) makes a working directory and (as root) pids/memory cgroups, starts
-``python -I`` on :func:`tools.sandbox.child_main`, feeds it the code on stdin, collects what it
-prints, and kills every process of the run when it ends or runs out of wall-clock time. The child
-side, the Linux isolation layers, lives in :mod:`tools.sandbox`.
+The parent (this module) makes a working directory and the run's cgroups (:mod:`tools.sandbox.cgroups`),
+starts ``python -I`` on :func:`tools.sandbox.child_main` (directly, or inside bubblewrap), feeds it the
+code on stdin, collects what it prints, and kills every process of the run when it ends or runs out of
+wall-clock time. The isolation layers themselves live in :mod:`tools.sandbox`.
 ``SandboxResult.isolation`` names the layers that were active; docs/SECURITY.md has the threat model.
 
 Example:
@@ -27,10 +27,10 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from typing import Any
 
 from tools.base import Tool, tool
-from tools.sandbox import BOOT, ROOT, SETUP_FAILED, SandboxConfig
+from tools.sandbox import BOOT, ROOT, SETUP_FAILED, SandboxConfig, bwrap, cgroups
 
 log = logging.getLogger(__name__)
 
@@ -93,44 +93,82 @@ def run_sandboxed(code: str, config: SandboxConfig | None = None) -> SandboxResu
     """
     config = config or SandboxConfig()
     start = time.monotonic()
+    executor = _executor(config)
     workdir = tempfile.mkdtemp(prefix="agent-python-")
-    proc, groups, status_r = None, [], None
+    etc_dir = tempfile.mkdtemp(prefix="agent-python-etc-") if executor == "bwrap" else None
+    proc, groups, status_r, exit_r, captures = None, cgroups.Groups(), None, None, []
     try:
         if config.cgroups:
-            groups = _make_cgroups(f"agent-python-{uuid.uuid4().hex[:12]}", config)
-        status_r, status_w = os.pipe()
+            groups = cgroups.make(f"agent-python-{uuid.uuid4().hex[:12]}", config.max_processes, config.memory_bytes)
+        (status_r, status_w), (exit_r, exit_w) = os.pipe(), os.pipe()
         try:
-            spec = {"workdir": workdir, "config": asdict(config), "cgroups": groups, "status": status_w}
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", BOOT, ROOT, json.dumps(spec)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=workdir, env=_environment(workdir), pass_fds=(status_w,), start_new_session=True,
-            )  # fmt: skip
-        except OSError as err:
-            raise SandboxError(f"cannot start the python sandbox ({sys.executable}): {err}") from err
+            proc = _start(code, config, executor, workdir, etc_dir, groups, status_w, exit_w)
         finally:
             os.close(status_w)
+            os.close(exit_w)
         captures = [_Capture(os.dup(p.fileno()), config.max_output_chars) for p in (proc.stdout, proc.stderr)]
         for c in captures:
             c.start()
         timed_out = _feed_and_wait(proc, code, config.wall_seconds)
     finally:
         if proc is not None:
-            _kill_everything(proc.pid, groups)
-            proc.wait()
-        isolation = _read_status(status_r) if status_r is not None else []
-        _remove_cgroups(groups)
-        shutil.rmtree(workdir, ignore_errors=True)
+            _end(proc, groups)
+        isolation = (_read_status(status_r) if status_r is not None else None) or []
+        code_status = _read_status(exit_r) if exit_r is not None else None  # from the namespace's init
+        cgroups.remove(groups)
+        for folder in (workdir, etc_dir):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
     for c in captures:
         c.join(timeout=2.0)
     out, err = captures
-    if proc.returncode == SETUP_FAILED and not isolation:
+    if not isolation and (proc.returncode == SETUP_FAILED or err.text.startswith("bwrap:")):
         raise SandboxError(f"the python sandbox failed to start: {err.text.strip()[-500:]}")
+    returncode = proc.returncode if code_status is None else os.waitstatus_to_exitcode(code_status)
     return SandboxResult(
-        stdout=out.text, stderr=err.text, returncode=proc.returncode, timed_out=timed_out,
+        stdout=out.text, stderr=err.text, returncode=returncode, timed_out=timed_out,
         truncated=out.total > out.kept or err.total > err.kept, seconds=time.monotonic() - start,
         isolation=tuple(isolation), output_chars=out.total + err.total,
     )  # fmt: skip
+
+
+def _executor(config: SandboxConfig) -> str:
+    """The executor a run gets: ``auto`` is bubblewrap where it is installed and works, else ours."""
+    if config.executor == "bwrap" and not shutil.which("bwrap"):
+        raise SandboxError("executor='bwrap' but bwrap is not installed (apt-get install bubblewrap)")
+    if config.executor == "auto":
+        return "bwrap" if config.namespaces and bwrap.available(ROOT) else "builtin"
+    return config.executor
+
+
+def _start(code: str, config: SandboxConfig, executor: str, workdir: str, etc_dir: str | None,
+           groups: cgroups.Groups, status_w: int, exit_w: int) -> subprocess.Popen:  # fmt: skip
+    """Start the sandbox's supervisor (directly, or inside bwrap) in a session of its own."""
+    dirs = [d for _, d in groups.dirs]
+    spec = {"workdir": workdir, "config": asdict(config), "cgroups": dirs, "cgroup_layers": groups.layers,
+            "status": status_w, "exit": exit_w, "executor": executor}  # fmt: skip
+    argv = [sys.executable, "-I", "-c", BOOT, ROOT, json.dumps(spec)]
+    if not os.access(sys.executable, os.X_OK):
+        raise SandboxError(f"cannot start the python sandbox ({sys.executable}): not an executable file")
+    if executor == "bwrap":
+        bwrap.write_etc(etc_dir)
+        argv = bwrap.command(argv, workdir, etc_dir, dirs, ROOT, config.read_only_paths, config.disk_bytes)
+    try:
+        return subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
+            env=_environment(workdir), pass_fds=(status_w, exit_w), start_new_session=True,
+        )  # fmt: skip
+    except OSError as err:
+        raise SandboxError(f"cannot start the python sandbox ({argv[0]}): {err}") from err
+
+
+def _end(proc: subprocess.Popen, groups: cgroups.Groups) -> None:
+    """SIGKILL the supervisor by pid (its namespace's init dies with it) and its group, then the cgroups."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()  # by pid too: code without a pid namespace may have left the process group
+    cgroups.kill(groups)
+    proc.wait()
 
 
 def _feed_and_wait(proc: subprocess.Popen, code: str, wall_seconds: float) -> bool:
@@ -150,7 +188,8 @@ def _feed_and_wait(proc: subprocess.Popen, code: str, wall_seconds: float) -> bo
         proc.stderr.close()
 
 
-def _read_status(fd: int) -> list[str]:
+def _read_status(fd: int) -> Any:
+    """What the sandbox wrote on a status pipe (JSON), or None; closes ``fd``."""
     os.set_blocking(fd, False)
     try:
         data = os.read(fd, 1 << 16)
@@ -159,64 +198,9 @@ def _read_status(fd: int) -> list[str]:
     finally:
         os.close(fd)
     try:
-        return list(json.loads(data)) if data else []
+        return json.loads(data) if data else None
     except ValueError:
-        return []
-
-
-# ---- cgroups (v1, root only): created and emptied by the parent, joined by the child ----
-
-_CGROUP_LIMIT_FILES = {"pids": "pids.max", "memory": "memory.limit_in_bytes"}
-
-
-def _make_cgroups(name: str, config: SandboxConfig) -> list[tuple[str, str]]:
-    """Create cgroup v1 ``pids`` and ``memory`` groups under our own (root only); [(controller, dir)]."""
-    if os.geteuid() != 0 or not os.path.exists("/proc/self/cgroup"):
-        return []
-    made = []
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for ctrl in set(controllers.split(",")) & _CGROUP_LIMIT_FILES.keys():
-            group = Path("/sys/fs/cgroup", ctrl, path.lstrip("/"), name)
-            limit = config.max_processes if ctrl == "pids" else config.memory_bytes
-            try:
-                group.mkdir()
-                (group / _CGROUP_LIMIT_FILES[ctrl]).write_text(str(limit))
-                made.append((ctrl, str(group)))
-            except OSError as err:
-                log.debug("no %s cgroup for the sandbox: %s", ctrl, err)
-                _remove_cgroups([(ctrl, str(group))], tries=1)
-    return made
-
-
-def _kill_everything(pgid: int, groups: list[tuple[str, str]]) -> None:
-    """SIGKILL the process group, then every process left in the run's cgroups."""
-    with contextlib.suppress(OSError):
-        os.killpg(pgid, signal.SIGKILL)
-    for _, group in groups:
-        for _ in range(200):
-            try:
-                pids = [int(p) for p in Path(group, "cgroup.procs").read_text().split()]
-            except OSError:
-                break
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
-
-
-def _remove_cgroups(groups: list[tuple[str, str]], tries: int = 100) -> None:
-    for _, group in groups:
-        for _ in range(tries):
-            try:
-                os.rmdir(group)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.01)
+        return None
 
 
 def format_result(result: SandboxResult, config: SandboxConfig) -> str:

@@ -1,12 +1,19 @@
-"""Linux isolation for the ``python`` tool: everything that runs inside the child process.
+"""Linux isolation for the ``python`` tool: everything that runs inside the sandbox's processes.
 
-:func:`tools.python.run_sandboxed` starts ``python -I`` on :func:`child_main` (see :data:`BOOT`).
-The child joins the run's cgroups, unshares what the kernel allows (network, mount, pid, ipc
-namespaces) and forks the process that runs the code: pid 1 of the new pid namespace, so all it
-starts dies with it. That process mounts a small tmpfs as its working directory, remounts every
-other filesystem read-only and nodev, sets rlimits, drops all capabilities, installs in-process
-guards for the layers that are missing, loads a seccomp filter, reports the active layers on the
-status pipe and runs the code. docs/SECURITY.md has the threat model.
+:func:`tools.python.run_sandboxed` starts ``python -I`` on :func:`child_main` (see :data:`BOOT`),
+directly or inside bubblewrap. Three processes, built like a container's:
+
+- **the supervisor** (the child the tool started) joins the run's cgroups and unshares what the
+  kernel allows (user when not root, network, mount, pid, ipc) and forks
+- **the init**, pid 1 of the new pid namespace. It leaves the supervisor's session, dies with the
+  supervisor (``PR_SET_PDEATHSIG``, which the code cannot reach: signals from inside a pid namespace
+  do not reach its init, and ptrace is refused), builds the fresh root (:mod:`.filesystem`) and forks
+- **the code's process**: rlimits, no capabilities, in-process guards for missing layers, the
+  seccomp filter (:mod:`.seccomp`), then the code. When it exits the init exits, and the kernel
+  kills everything left in the namespace; when the tool kills the supervisor, the same happens.
+
+Without a pid namespace the supervisor runs the code itself, under a filter that refuses new
+processes and signals to any other process. docs/SECURITY.md has the threat model.
 """
 
 from __future__ import annotations
@@ -15,14 +22,12 @@ import atexit
 import builtins
 import contextlib
 import ctypes
-import errno
 import functools
 import io
 import json
 import os
-import platform
-import re
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -31,12 +36,16 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-ROOT = str(Path(__file__).resolve().parents[1])  # the project root, put on the child's sys.path to import us
+from tools.sandbox import filesystem, seccomp
+
+ROOT = str(Path(__file__).resolve().parents[2])  # the project root, put on the child's sys.path to import us
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from tools.sandbox import child_main; child_main(sys.argv[2])"
 SETUP_FAILED = 125  # exit status of a child whose setup (not the code) failed
+EXECUTORS = ("auto", "builtin", "bwrap")
 _TRACEBACK_FRAMES = 5  # frames of a traceback shown to the model
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 
 
 @dataclass(frozen=True)
@@ -50,60 +59,115 @@ class SandboxConfig:
     max_file_bytes: int = 16 << 20  # RLIMIT_FSIZE: the largest file the code may write
     max_output_chars: int = 10_000  # text kept per stream; the rest is counted and dropped
     disk_bytes: int = 64 << 20  # size of the tmpfs working directory (with a mount namespace)
-    namespaces: bool = True  # False: no unshare; only the in-process guards stop network and writes
-    cgroups: bool = True  # False: no cgroups (needs root and cgroup v1 pids/memory controllers anyway)
-    allow_subprocess: bool = False  # False: os.fork, subprocess, multiprocessing raise PermissionError
-    seccomp: bool = True  # a syscall filter: no Unix-socket clients, io_uring, bpf, keyrings, perf, userfaultfd
+    namespaces: bool = True  # False: no unshare; only the in-process guards and seccomp stop network and writes
+    cgroups: bool = True  # False: no cgroups (v2: a child of our group; v1: root only)
+    allow_subprocess: bool = False  # False: fork, subprocess, multiprocessing fail (seccomp and a guard)
+    seccomp: bool = True  # a syscall filter (see tools/sandbox/seccomp.py)
+    executor: Literal["auto", "builtin", "bwrap"] = "auto"  # auto: bubblewrap where it is installed and works
+    read_only_paths: tuple[str, ...] = ()  # more host paths the code may read (e.g. a data folder); default none
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r}")
+        if self.executor == "bwrap" and not self.namespaces:
+            raise ValueError("executor='bwrap' is namespaces; it cannot run with namespaces=False")
+        object.__setattr__(self, "read_only_paths", tuple(os.path.abspath(p) for p in self.read_only_paths))
 
 
 def child_main(spec_json: str) -> None:
-    """Entry point of the child interpreter (never returns)."""
+    """Entry point of the sandbox's first interpreter, the supervisor (never returns)."""
     try:
         spec = json.loads(spec_json)
         config = SandboxConfig(**spec["config"])
         code = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.environ.pop("PWD", None)  # set by bwrap and sh; the code gets only the tool's environment
         sys.path.remove(ROOT)
-        active = [f"cgroup-{ctrl}" for ctrl, path in spec["cgroups"] if _join_cgroup(path)]
+        active = [f"cgroup-{layer}" for layer in spec["cgroup_layers"]]
+        if spec["executor"] == "bwrap":  # bwrap made the namespaces and the root; we are its pid 1
+            _init(code, config, spec, [*active, *BWRAP_LAYERS])
+        if not all([_join_cgroup(group) for group in spec["cgroups"]]):
+            active = []
         active += _unshare(config.namespaces)
         if "pidns" not in active:
-            _prepare_and_run(code, config, spec, active)
-        pid = os.fork()  # pid 1 of the new namespace: when it exits, the kernel kills all it started
+            if config.allow_subprocess and not any(a.startswith("cgroup-") for a in active):
+                raise OSError("allow_subprocess=True needs a pid namespace or a cgroup to end the processes")
+            if "mountns" in active:
+                active += _filesystem(spec["workdir"], config, proc=False)
+            os.close(spec["exit"])  # the tool sees our own exit status
+            _lock_down_and_run(code, config, spec, active)
+        alive_r, alive_w = os.pipe()  # held open by the supervisor: EOF means it is gone
+        pid = os.fork()
         if pid == 0:
-            _prepare_and_run(code, config, spec, active)
+            os.close(alive_w)
+            _init(code, config, spec, active, alive_r)
     except Exception as err:  # noqa: BLE001 - report any setup failure to the parent, never run the code
         sys.stderr.write(f"sandbox setup failed: {type(err).__name__}: {err}\n")
         os._exit(SETUP_FAILED)
+    for fd in (spec["status"], spec["exit"]):
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    os._exit(SETUP_FAILED if os.waitstatus_to_exitcode(status) == SETUP_FAILED else 0)
+
+
+BWRAP_LAYERS = ["bwrap", "netns", "mountns", "pidns", "ipcns", "fresh-root", "private-proc", "tmpfs-workdir",
+                "readonly-fs"]  # fmt: skip
+
+
+def _init(code: str, config: SandboxConfig, spec: dict, active: list[str], alive_r: int | None = None) -> None:
+    """Pid 1 of the namespace: run the code's process, write its wait status to the tool (never returns).
+
+    Signals from inside a pid namespace do not reach its init, and it dies with the supervisor
+    (bwrap: with bwrap), so nothing the code does can keep the namespace alive.
+    """
+    if alive_r is not None:  # ours, not bwrap's (which has done all three)
+        os.setsid()  # out of the supervisor's process group: kill(0, ...) from the code cannot name it
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if select.select([alive_r], [], [], 0)[0]:  # EOF: the supervisor died before the line above
+            os._exit(SETUP_FAILED)
+        os.close(alive_r)
+        active = [*active, "init-pid1"]
+        if "mountns" in active:
+            active += _filesystem(spec["workdir"], config, proc=True)
+    _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    child = os.fork()
+    if child == 0:
+        os.close(spec["exit"])
+        _lock_down_and_run(code, config, spec, active)
     os.close(spec["status"])
-    _, status, usage = os.wait4(pid, 0)
-    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-    if sig == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= 0.8 * config.cpu_seconds:  # rusage lags
-        sig = signal.SIGXCPU  # pid 1 of a namespace ignores SIGXCPU and dies at the hard limit instead
-    if sig:
-        if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    for fd in (1, 2):  # what the code's processes print is theirs; the init holds no pipe open
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    while True:  # reap orphans until the code's process ends; then the namespace goes with us
+        pid, status = os.wait()
+        if pid == child:
+            break
+    os.write(spec["exit"], str(status).encode())
+    os._exit(0)
 
 
-def _prepare_and_run(code: str, config: SandboxConfig, spec: dict, active: list[str]) -> None:
+def _filesystem(workdir: str, config: SandboxConfig, proc: bool) -> list[str]:
+    """The fresh root where it can be built, else the host's tree read-only."""
+    try:
+        return filesystem.fresh_root(workdir, ROOT, config.read_only_paths, proc, config.disk_bytes)
+    except OSError as err:
+        sys.stderr.write(f"sandbox: no fresh root ({err}); the host's files stay readable\n")
+        return filesystem.lock_filesystem(workdir, proc, config.disk_bytes)
+
+
+def _lock_down_and_run(code: str, config: SandboxConfig, spec: dict, active: list[str]) -> None:
     """Lock this process down, report which layers are active, then run the code (never returns)."""
-    workdir = spec["workdir"]
-    if "pidns" in active:
-        _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the waiting parent
-    if "mountns" in active:
-        active += _lock_filesystem(workdir, proc="pidns" in active, disk_bytes=config.disk_bytes)
-    os.chdir(workdir)
-    active += _set_limits(config, in_userns="userns" in active, pid1="pidns" in active)
+    os.chdir(spec["workdir"])
+    active += _set_limits(config, in_userns="userns" in active)
     active += _drop_privileges()
     if not config.allow_subprocess:
         active += _block_processes()
     if "netns" not in active:
         active += _block_sockets()
     if "readonly-fs" not in active:
-        active += _guard_writes(workdir)
+        active += _guard_writes(spec["workdir"])
     if config.seccomp:
-        active += _seccomp()
+        own_pid = None if "pidns" in active else os.getpid()
+        active += seccomp.install(no_processes=not config.allow_subprocess, own_pid=own_pid)
     with os.fdopen(spec["status"], "w") as status:
         status.write(json.dumps(active))
     for name in [m for m in sys.modules if m == "tools" or m.startswith("tools.")]:
@@ -114,9 +178,6 @@ def _prepare_and_run(code: str, config: SandboxConfig, spec: dict, active: list[
 # ---- Linux mechanisms: each is best effort and returns the names of the layers it activated ----
 
 _CLONE = {"netns": 0x40000000, "mountns": 0x00020000, "pidns": 0x20000000, "ipcns": 0x08000000}
-_MS_RDONLY, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 4, 32, 4096, 16384, 1 << 18
-_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
-_MS_KEEP = {"nosuid": 2, "nodev": 4, "noexec": 8, "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21}
 
 
 @functools.cache
@@ -144,45 +205,19 @@ def _unshare(enabled: bool) -> list[str]:
             Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
             done.append("userns")
     done += [name for name, flag in _CLONE.items() if libc.unshare(flag) == 0]
-    if "mountns" in done and libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+    if "mountns" in done and libc.mount(b"none", b"/", None, filesystem.MS_REC | filesystem.MS_PRIVATE, None) != 0:
         done.remove("mountns")  # mounts could propagate to the host: never touch them
     return done
 
 
-def _lock_filesystem(workdir: str, proc: bool, disk_bytes: int) -> list[str]:
-    """In our private mount namespace: a tmpfs working directory, every other mount read-only and nodev.
-
-    Only /dev/null, /dev/zero, /dev/full, /dev/random and /dev/urandom stay usable as devices.
-    """
-    libc, done = _libc(), []
-    if proc and libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None) == 0:
-        done.append("private-proc")
-    options = f"size={disk_bytes},mode=700".encode()
-    if libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", 2 | 4, options) != 0:  # nosuid, nodev
-        return done
-    for device in _DEVICES:
-        libc.mount(device.encode(), device.encode(), None, _MS_BIND, None)
-    root_ok = False
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-        if target == workdir:
-            continue
-        keep = sum(_MS_KEEP.get(opt, 0) for opt in fields[5].split(","))
-        nodev = 0 if target in _DEVICES else _MS_NODEV
-        ok = libc.mount(None, target.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | nodev | keep, None) == 0
-        root_ok = root_ok or (target == "/" and ok)
-    return [*done, "tmpfs-workdir", "readonly-fs"] if root_ok else [*done, "tmpfs-workdir"]
-
-
-def _set_limits(config: SandboxConfig, in_userns: bool, pid1: bool) -> list[str]:
-    """rlimits; pid 1 of a namespace ignores SIGXCPU, so there the CPU limit is a hard SIGKILL."""
+def _set_limits(config: SandboxConfig, in_userns: bool) -> list[str]:
+    """rlimits (the code's process is never pid 1, so SIGXCPU at the soft CPU limit ends it)."""
     nproc = config.max_processes
     if os.geteuid() != 0 and not in_userns:  # RLIMIT_NPROC counts all of this user's tasks
         nproc += sum(len(os.listdir(f"/proc/{p}/task")) for p in os.listdir("/proc") if _owned(p))
     cpu = config.cpu_seconds
     limits = {
-        resource.RLIMIT_CPU: (cpu, cpu if pid1 else cpu + 1),
+        resource.RLIMIT_CPU: (cpu, cpu + 1),
         resource.RLIMIT_AS: (config.memory_bytes, config.memory_bytes),
         resource.RLIMIT_FSIZE: (config.max_file_bytes, config.max_file_bytes),
         resource.RLIMIT_NPROC: (nproc, nproc),
@@ -205,7 +240,7 @@ def _drop_privileges() -> list[str]:
     libc = _libc()
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries cannot raise privileges
     if _capabilities() == 0:
-        return ["no-new-privs"]
+        return ["no-new-privs", "no-capabilities"]
     libc.prctl(28, 0x2F, 0, 0, 0)  # PR_SET_SECUREBITS: NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED (+locks)
     for cap in range(64):
         if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP until the kernel knows no more caps
@@ -221,42 +256,6 @@ def _capabilities() -> int:
         if line.startswith("CapEff:"):
             return int(line.split()[1], 16)
     return 0
-
-
-# syscall numbers: (audit arch, socket, then the syscalls refused outright)
-_SYSCALLS = {
-    "x86_64": (0xC000003E, 41, (248, 249, 250, 298, 321, 323, 425, 426, 427)),
-    "aarch64": (0xC00000B7, 198, (217, 218, 219, 241, 280, 282, 425, 426, 427)),
-}  # add_key, request_key, keyctl, perf_event_open, bpf, userfaultfd, io_uring_setup/enter/register
-
-
-def _seccomp() -> list[str]:
-    """A seccomp filter: EPERM for socket(AF_UNIX, ...), the syscalls above and x32; i386 calls kill.
-
-    Unix sockets are refused because read-only mounts do not stop connect() to a host socket (say,
-    docker.sock); socketpair() (asyncio's self-pipe) still works.
-    """
-    if platform.machine() not in _SYSCALLS:
-        return []
-    arch, socket_nr, refused = _SYSCALLS[platform.machine()]
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
-    allow, deny, kill = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x80000000
-    n = len(refused)
-    deny_at = 5 + n + 4  # index of the final "deny" instruction
-    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, kill), (ld, 0, 0, 0), (jge, deny_at - 5, 0, 0x40000000)]
-    prog += [(jeq, deny_at - (6 + i), 0, nr) for i, nr in enumerate(refused)]
-    prog += [(jeq, 0, 2, socket_nr), (ld, 0, 0, 16), (jeq, 1, 0, 1), (ret, 0, 0, allow), (ret, 0, 0, deny)]
-
-    class Filter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
-
-    class Program(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
-
-    filters = (Filter * len(prog))(*(Filter(*ins) for ins in prog))
-    program = Program(len(prog), filters)
-    ok = _libc().prctl(22, 2, ctypes.byref(program), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-    return ["seccomp"] if ok else []
 
 
 def _refuse(what: str) -> Callable[..., Any]:
