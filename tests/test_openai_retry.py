@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ class Script:
     delay: float = 0.0  # seconds each request is held before the answer
     arrivals: list[float] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -39,8 +41,9 @@ class Script:
 def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with script.lock:
+                script.bodies.append(body)
                 i = len(script.arrivals)
                 script.arrivals.append(time.monotonic())
                 script.paths.append(self.path)
@@ -136,12 +139,23 @@ def test_a_server_that_never_answers_times_out_fast(serve):
     assert len(script.arrivals) == 1
 
 
-def test_timeouts_are_retried_then_give_up(serve):
+def test_a_timeout_ends_the_call_as_retries_share_its_deadline(serve):
     script = Script(lambda i: (200, ANSWER), delay=30)
+    url = serve(script)
     start = time.monotonic()
-    with pytest.raises(ModelError):
-        OpenAIModel(serve(script), retries=1, timeout=0.3).complete("Q")
-    assert time.monotonic() - start < 4.0  # 0.3 s, a 0.5 s back-off, 0.3 s
+    with pytest.raises(ModelError, match=r"within the 0.3 s deadline") as err:
+        OpenAIModel(url, retries=3, timeout=0.3).complete("Q")
+    assert time.monotonic() - start < 1.3
+    assert url in str(err.value)
+    assert len(script.arrivals) == 1  # the deadline is spent: no retry
+
+
+def test_retries_stop_when_the_deadline_leaves_no_time_for_them(serve):
+    script = Script(ok_after(10**6, status=503))
+    start = time.monotonic()
+    with pytest.raises(ModelError, match=r"no answer after 2 attempts within the 1.2 s deadline.*503"):
+        OpenAIModel(serve(script), retries=10, timeout=1.2).complete("Q")
+    assert time.monotonic() - start < 1.3  # back-offs of 0.5 s, then 1 s would pass the deadline: not taken
     assert len(script.arrivals) == 2
 
 
@@ -188,3 +202,104 @@ def test_requests_in_flight_are_bounded_by_max_concurrent(serve, limit):
         assert script.max_in_flight == 2  # used, never exceeded
     else:
         assert script.max_in_flight > 2  # the server does run requests side by side: the bound above is real
+
+
+# ---- servers that hold a request: the deadline covers connecting and the whole read ----
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
+    """A loopback TCP server running ``handle(conn)`` for each connection; returns its URL."""
+    listeners: list[socket.socket] = []
+    stop = threading.Event()
+
+    def start(handle: Callable[[socket.socket], None]) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def accept() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                threading.Thread(target=_quietly, args=(handle, conn), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    stop.set()
+    for listener in listeners:
+        listener.close()
+
+
+def _quietly(handle: Callable[[socket.socket], None], conn: socket.socket) -> None:
+    with conn:
+        try:
+            handle(conn)
+        except OSError:
+            pass  # the client hung up at its deadline
+
+
+def _silent(conn: socket.socket) -> None:
+    time.sleep(10)  # accepts, reads nothing, answers nothing
+
+
+def _read_request(conn: socket.socket) -> None:
+    """Read the whole request (closing with unread bytes would reset the connection)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.lower().splitlines() if line.startswith(b"content-length")))
+    while len(body) < length:
+        body += conn.recv(65536)
+
+
+def _trickle(conn: socket.socket) -> None:
+    _read_request(conn)
+    answer = json.dumps(ANSWER).encode()
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(answer) + answer:
+        conn.sendall(bytes([byte]))  # every byte well within any socket timeout: only a deadline ends it
+        time.sleep(0.2)
+
+
+def _answer(body: bytes) -> Callable[[socket.socket], None]:
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    return handle
+
+
+@pytest.mark.parametrize("handle", [_silent, _trickle], ids=["silent", "trickling"])
+def test_a_server_that_holds_the_request_ends_at_the_deadline(raw_server, handle):
+    url = raw_server(handle)
+    start = time.monotonic()
+    with pytest.raises(ModelError) as err:
+        OpenAIModel(url, retries=3, timeout=1.0).complete("Q")
+    assert time.monotonic() - start < 2.0
+    assert f"{url}/v1/completions" in str(err.value) and "1 s deadline" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"<html>Bad gateway</html>", "not JSON"),
+        (b'{"choices": "\xff\xfe"}', "not JSON"),
+    ],
+    ids=["deeply-nested", "html", "not-utf8"],
+)
+def test_a_malformed_answer_is_a_clear_model_error(raw_server, body, match):
+    url = raw_server(_answer(body))
+    with pytest.raises(ModelError, match=match) as err:
+        OpenAIModel(url, retries=0, timeout=5).complete("Q")
+    assert f"{url}/v1/completions" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_lone_surrogate_in_the_prompt_is_sent_as_its_escape(serve):
+    script = Script(lambda i: (200, ANSWER))
+    assert OpenAIModel(serve(script), retries=0, timeout=5).complete("Q: caf\udce9?").text.endswith("4")
+    assert json.loads(script.bodies[0].decode("utf-8"))["prompt"] == "Q: caf\\udce9?"  # the surrogate's text kept

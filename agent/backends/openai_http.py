@@ -1,19 +1,22 @@
 """OpenAI-compatible HTTP backend (llama.cpp's server, llama_cpp.server, vLLM, Ollama).
 
 Uses the ``/v1/completions`` endpoint so the ReAct loop can continue a rendered prompt;
-sends a GBNF ``grammar`` field, which llama.cpp servers enforce. Standard library only.
+sends a GBNF ``grammar`` field, which llama.cpp servers enforce. Standard library only; every request
+ends by its deadline (:mod:`agent.backends.http_post`).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
+from typing import Any
 
+from agent.backends.http_post import post
 from agent.model import Completion, ModelError, cut_at_stop
+from agent.text import dumps
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,10 @@ class OpenAIModel:
         model: the model name sent in requests (servers with one model ignore it).
         api_key: sent as a bearer token when given.
         chat_template: a Jinja2 template for :meth:`render` (the API does not expose the server's; ChatML by default).
-        timeout: seconds per request.
-        retries: attempts after the first on connection errors and 5xx answers, with exponential back-off.
+        timeout: the deadline of one request in seconds, for connecting, the whole answer and any retries
+            together: neither a silent server nor one that trickles bytes holds a call longer.
+        retries: attempts after the first on connection errors and 5xx answers, with exponential back-off
+            (0.5 s, 1 s, 2 s, ...), made only while the deadline leaves time for them.
         max_concurrent: requests in flight at once from this process.
     """
 
@@ -106,31 +111,63 @@ class OpenAIModel:
             finish_reasons=[c.get("finish_reason") or "stop" for c in choices[:n]],
         )
 
-    def _post(self, path: str, body: dict, base: str | None = None) -> dict:
+    def _post(self, path: str, body: dict, base: str | None = None) -> Any:
+        """POST ``body`` as JSON and parse the answer, retrying what may pass, all within one deadline.
+
+        The deadline (``timeout`` seconds) starts once a concurrency slot is free and covers every attempt:
+        connecting, waiting, reading the whole answer, and the back-offs between attempts. A retry is made
+        only while the deadline leaves time for it, so retries never stretch a call past ``timeout``.
+
+        Raises:
+            ModelError: naming the URL; on giving up, also the deadline and the last failure.
+        """
         url = (base or self.base) + path
-        data = json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+        data = dumps({k: v for k, v in body.items() if v is not None}).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        delay, last = 0.5, None
-        for attempt in range(self.retries + 1):
+        with self._slots:
+            deadline = time.monotonic() + self.timeout
+            return _parse_answer(url, self._attempts(url, data, headers, deadline))
+
+    def _attempts(self, url: str, data: bytes, headers: dict[str, str], deadline: float) -> bytes:
+        """The body of the first answer that is not a passing failure (refused, 5xx, 408, 429)."""
+        delay, last, attempts = 0.5, "", 0
+        while True:
+            attempts += 1
             try:
-                with self._slots:
-                    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
-                    with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                        return json.loads(resp.read())
-            except urllib.error.HTTPError as err:
-                detail = err.read()[:300].decode(errors="replace")
-                if err.code < 500 and err.code not in (408, 429):  # timeouts and rate limits pass
-                    raise ModelError(f"{url}: server refused the request ({err.code}): {detail}") from err
-                last = f"server error {err.code}: {detail}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as err:
-                last = str(getattr(err, "reason", err))
-            if attempt < self.retries:
-                log.info("%s failed (%s); retrying in %.1fs", url, last, delay)
-                time.sleep(delay)
-                delay *= 2
-        raise ModelError(f"{url}: no answer after {self.retries + 1} attempts ({last}); is the server running?")
+                status, raw = post(url, data, headers, deadline)
+            except TimeoutError as err:
+                last = str(err)
+                break
+            except (OSError, http.client.HTTPException) as err:
+                last = str(getattr(err, "reason", None) or err or type(err).__name__)
+            else:
+                if 200 <= status < 300:
+                    return raw
+                detail = raw[:300].decode(errors="replace")
+                if status < 500 and status not in (408, 429):  # timeouts and rate limits pass
+                    raise ModelError(f"{url}: server refused the request ({status}): {detail}")
+                last = f"server error {status}: {detail}"
+            if attempts > self.retries or time.monotonic() + delay >= deadline:
+                break
+            log.info("%s failed (%s); retrying in %.1fs", url, last, delay)
+            time.sleep(delay)
+            delay *= 2
+        raise ModelError(
+            f"{url}: no answer after {attempts} attempts within the {self.timeout:g} s deadline ({last}); "
+            "is the server running?"
+        )
+
+
+def _parse_answer(url: str, raw: bytes) -> Any:
+    """The JSON of an answer; anything else (bad bytes, bad JSON, JSON nested too deeply) is a ModelError."""
+    try:
+        return json.loads(raw)
+    except RecursionError as err:
+        raise ModelError(f"{url}: the server's answer is JSON nested too deeply to read ({len(raw)} bytes)") from err
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise ModelError(f"{url}: the server's answer is not JSON ({err}): {raw[:100]!r}") from err
 
 
 def _choices(base: str, out: object) -> list[dict]:
