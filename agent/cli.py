@@ -7,6 +7,7 @@ when they run, so ``agent --help`` stays instant.
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import sys
 from pathlib import Path
@@ -164,6 +165,8 @@ def solve(
     """Answer QUESTION with a ReAct agent (default) or a Tree-of-Thoughts search."""
     from agent.run import run_react, run_tot
 
+    if not question.strip():
+        raise click.UsageError('QUESTION is empty: say what to answer, e.g. agent solve "What is 17 * 23?"')
     if strategy == "tot" and verifier is not None:
         raise click.ClickException("--verifier is for the ReAct strategy with --samples")
     if strategy == "tot":
@@ -197,20 +200,37 @@ def solve(
         )
 
 
+def _error_line(message: str) -> str:
+    """An error message as one printable line."""
+    from agent.text import for_terminal
+
+    return " ".join(for_terminal(message).splitlines())
+
+
+def _never_raise_on_print() -> None:
+    """Text that the terminal's encoding lacks (a lone surrogate, or any non-ASCII on an ASCII terminal) is
+    printed as a backslash escape rather than raising ``UnicodeEncodeError`` (in logging too)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
     """Console entry point: known errors print one line and exit non-zero."""
     from agent.errors import USER_ERRORS
 
+    _never_raise_on_print()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as err:
+        err.message = _error_line(err.message)
         err.show()
         sys.exit(err.exit_code)
     except USER_ERRORS as err:
-        click.echo(f"Error: {err}", err=True)
+        click.echo(_error_line(f"Error: {err}"), err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

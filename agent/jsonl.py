@@ -8,16 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agent.text import dumps
+
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
     """Append ``record`` as one line, atomically: a crash leaves the file valid JSONL.
 
-    A previous writer that died mid-line (no trailing newline) is repaired first, so the new
-    record always starts on its own line.
+    Any text is written (:func:`agent.text.dumps`: a lone surrogate as the text of its escape). A previous
+    writer that died mid-line (no trailing newline) is repaired first, so the new record always starts on
+    its own line.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+    data = (dumps(record) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size

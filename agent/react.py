@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.errors import UserError
 from agent.grammar import react_grammar
 from agent.model import Completion, Model
 from agent.parse import Parsed, parse_step
 from agent.prompts import render, render_react_prompt
 from agent.steps import Step, StepError, Trajectory
+from agent.text import clean
 from tools.base import Tool, ToolError
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class ReActAgent:
         """Run until a final answer or ``max_steps``; ``first`` is an already drawn first step."""
         t0 = time.perf_counter()
         traj = Trajectory(question=question, model=getattr(self.model, "name", ""), tools=list(self.tools))
+        if first is None:
+            self._check_question_fits(traj)
         repeats = 0
         for i in range(self.config.max_steps):
             if i and first is None and not self._fits(traj):
@@ -128,6 +132,21 @@ class ReActAgent:
             return True
         return self.model.count_tokens(self.prompt(traj)) + self.config.max_tokens + 32 <= n_ctx
 
+    def _check_question_fits(self, traj: Trajectory) -> None:
+        """Refuse a question that leaves no room for a first step in the model's context (if it has one).
+
+        Raises:
+            UserError: the message gives the question's tokens and the context size.
+        """
+        if self._fits(traj):
+            return
+        n_ctx, question = self.model.n_ctx, self.model.count_tokens(traj.question)
+        prompt = self.model.count_tokens(self.prompt(traj))
+        raise UserError(
+            f"the question has {question} tokens, too many for the model's context of {n_ctx} tokens (the prompt "
+            f"with it has {prompt}, and a step needs {self.config.max_tokens} more); shorten the question"
+        )
+
     def _generate(self, traj: Trajectory, force_final: bool) -> tuple[str, int, bool]:
         prompt = self.prompt(traj)
         if force_final:
@@ -160,6 +179,10 @@ class ReActAgent:
         elif parsed.error is not None:
             step.error = parsed.error
             step.observation = f"Error: {parsed.error.message}"
+        if step.observation is not None:  # a tool's (or the model's) escape sequences reach neither prompt nor tty
+            step.observation = clean(step.observation)
+        if step.error is not None:
+            step.error = StepError(step.error.type, clean(step.error.message))
         step.seconds = round(time.perf_counter() - t0, 3)
         log.debug("step %d: %s", len(traj.steps) + 1, step)
         return step

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,20 +9,24 @@ import click
 
 from agent.jsonl import append_jsonl
 from agent.steps import Step
+from agent.text import dumps, for_terminal
 
 
 def show_step(step: Step) -> None:
-    """Print one step of the trace as it happens."""
+    """Print one step of the trace as it happens (what the model and tools wrote cannot drive the terminal)."""
     out = sys.stderr
-    click.secho(f"Thought: {step.thought}", fg="cyan", file=out)
+    click.secho(for_terminal(f"Thought: {step.thought}"), fg="cyan", file=out)
     if step.action is not None:
-        click.secho(
-            f"Action: {step.action.tool} {json.dumps(step.action.args, ensure_ascii=False)}", fg="yellow", file=out
-        )
+        click.secho(for_terminal(f"Action: {step.action.tool} {dumps(step.action.args)}"), fg="yellow", file=out)
     if step.observation is not None:
-        click.secho(f"Observation: {step.observation}", fg="red" if step.error else "green", file=out)
+        click.secho(for_terminal(f"Observation: {step.observation}"), fg="red" if step.error else "green", file=out)
     if step.answer is not None:
-        click.secho(f"Final Answer: {step.answer}", bold=True, file=out)
+        click.secho(for_terminal(f"Final Answer: {step.answer}"), bold=True, file=out)
+
+
+def show_answer(answer: object) -> None:
+    """Print the answer on stdout, cleaned like the trace."""
+    click.echo(for_terminal(str(answer)) if answer is not None else "(no answer)")
 
 
 def run_react(
@@ -72,19 +75,10 @@ def run_react(
     if trace is not None:
         append_jsonl(trace, traj.to_dict())
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "answer": traj.answer,
-                    "steps": [s.to_dict() for s in traj.steps],
-                    "stats": traj.stats,
-                    "model": traj.model,
-                },
-                ensure_ascii=False,
-            )
-        )
+        record = {"answer": traj.answer, "steps": [s.to_dict() for s in traj.steps], "stats": traj.stats}
+        click.echo(dumps({**record, "model": traj.model}))
     else:
-        click.echo(traj.answer if traj.answer is not None else "(no answer)")
+        show_answer(traj.answer)
 
 
 def run_tot(
@@ -129,8 +123,8 @@ def run_tot(
     if trace is not None:
         append_jsonl(trace, record)
     if as_json:
-        click.echo(json.dumps(record, ensure_ascii=False, default=str))
+        click.echo(dumps(record, default=str))
     else:
         for i, step in enumerate(result.best_path, 1):
-            click.secho(f"{i}. {step}", fg="cyan", err=True)
-        click.echo(result.answer if result.answer is not None else "(no answer)")
+            click.secho(for_terminal(f"{i}. {step}"), fg="cyan", err=True)
+        show_answer(result.answer)

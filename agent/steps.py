@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from agent.text import dumps
+
 ErrorType = Literal["parse", "unknown_tool", "bad_args", "tool_error", "repeat", "truncated", "max_steps"]
 
 
@@ -113,7 +115,8 @@ class Trajectory:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        """The run as one JSON line; any text encodes (:func:`agent.text.dumps`)."""
+        return dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trajectory:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from agent.text import dumps
 from search import Evaluation, State
 
 _DEFAULTS = {
@@ -99,9 +100,9 @@ class SearchTree:
 
 
 def to_json(graph: nx.DiGraph) -> str:
-    """The graph as node-link JSON."""
+    """The graph as node-link JSON (any text: a lone surrogate as the text of its escape)."""
     data = nx.node_link_data(graph, edges="edges")
-    return json.dumps(data, ensure_ascii=False, indent=1)
+    return dumps(data, indent=1)
 
 
 def from_json(text: str) -> nx.DiGraph:
@@ -142,5 +143,5 @@ def save(graph: nx.DiGraph, path: str | Path) -> Path:
     else:
         from search.html import render_html
 
-        path.write_text(render_html(graph), encoding="utf-8")
+        path.write_text(render_html(graph), encoding="utf-8", errors="backslashreplace")  # a lone surrogate too
     return path

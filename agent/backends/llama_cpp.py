@@ -27,6 +27,7 @@ from agent.backends import llama_batch as low
 from agent.backends.llama_batch import LOG_SINK, Batch, Limits, Sample
 from agent.embedded import default_adapter_path, embedded_model_path
 from agent.model import Completion, ModelError
+from agent.text import escape_surrogates
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -476,7 +477,7 @@ class LlamaCppModel:
     def _tokenize(self, text: str, add_special: bool) -> list[int]:
         import llama_cpp
 
-        data = text.encode("utf-8")
+        data = escape_surrogates(text).encode("utf-8")  # a lone surrogate is tokenized as its escape's text
         size = len(data) + 8
         for _ in range(2):
             out = (llama_cpp.llama_token * size)()

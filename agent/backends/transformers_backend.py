@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.model import Completion, ModelError, cut_at_stop
+from agent.text import escape_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class TransformersModel:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(escape_surrogates(text), add_special_tokens=False)["input_ids"])
 
     def complete(
         self, prompt, *, stop=(), grammar=None, n=1, max_tokens=256, temperature=0.0, seed=None, logprobs=False
@@ -81,7 +82,7 @@ class TransformersModel:
             raise ModelError("the transformers backend cannot enforce a grammar; use a GGUF model with llama.cpp")
         torch = self._torch
         t0 = time.perf_counter()
-        ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+        ids = self.tokenizer(escape_surrogates(prompt), return_tensors="pt", add_special_tokens=False).to(self.device)
         if seed is not None:
             torch.manual_seed(seed)
         out = self._generate(

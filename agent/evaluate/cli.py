@@ -8,7 +8,6 @@ until a command runs.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ import click
 
 from agent.evaluate import STRATEGIES, EvalConfig, Summary
 from agent.evaluate.tasks import TASKS, get_task
+from agent.text import dumps, for_terminal
 
 
 def _slug(spec: str | None) -> str:
@@ -152,10 +152,10 @@ def _progress(total: int, label: str) -> Iterator[Callable[[dict[str, Any], bool
 
 def _show(summary: Summary, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+        click.echo(dumps(summary.to_dict()))
         return
     faith = "-" if summary.faithfulness is None else f"{summary.faithfulness:.1%} of {summary.n_checked} steps"
-    click.echo(
+    line = (
         f"{summary.task} / {summary.strategy} / {summary.model}: accuracy {summary.accuracy:.1%} "
         f"({summary.correct}/{summary.n}), {summary.tokens_per_item:.0f} tokens/item, "
         f"{summary.seconds_per_item:.2f} s/item, faithfulness {faith}"
@@ -165,7 +165,8 @@ def _show(summary: Summary, as_json: bool) -> None:
             else ""
         )
     )
-    click.echo(f"results: {summary.out}", err=True)
+    click.echo(for_terminal(line))
+    click.echo(for_terminal(f"results: {summary.out}"), err=True)
 
 
 def _evaluate(

@@ -24,6 +24,7 @@ from agent.evaluate.report import read_results, summarize
 from agent.evaluate.strategies import STRATEGY_FUNCTIONS, sample_trajectories
 from agent.jsonl import append_jsonl
 from agent.model import Model
+from agent.text import escape_surrogates
 from agent.verify import Verifier, load_verifier
 from tools.base import Tool, load_tools
 
@@ -37,6 +38,11 @@ def _key(rec: dict[str, Any]) -> tuple[Any, Any]:
     return rec.get("index"), rec.get("question")
 
 
+def _item_key(item: Item) -> tuple[Any, Any]:
+    """The key of ``item``'s record as written (a lone surrogate in the question is read back as its escape)."""
+    return item.index, escape_surrogates(item.question)
+
+
 def done_records(
     out: str | Path, task: str, variant: str, model: str, seed: int = 0
 ) -> dict[tuple[Any, Any], dict[str, Any]]:
@@ -46,7 +52,7 @@ def done_records(
     """
     if not Path(out).exists():
         return {}
-    run = (task, variant, model, seed)
+    run = (task, escape_surrogates(variant), escape_surrogates(model), seed)  # as written
     return {
         _key(r): r
         for r in read_results(out)
@@ -66,12 +72,13 @@ def earlier_samples(out: str | Path, task: str, model: str, config: EvalConfig) 
     if config.strategy != "sc" or not Path(out).exists():
         return {}
     best: dict[tuple[Any, Any], dict] = {}
+    model, sampling = escape_surrogates(model), _sampling(escape_surrogates(config.variant))  # as written
     for r in read_results(out):
         variant = r.get("variant", "")
         if (r.get("task"), r.get("model"), r.get("strategy"), r.get("seed", 0)) != (task, model, "sc", config.seed):
             continue
         n = _n_samples(r)
-        if _sampling(variant) == _sampling(config.variant) and _n_samples(best.get(_key(r), {})) < n < config.samples:
+        if _sampling(variant) == sampling and _n_samples(best.get(_key(r), {})) < n < config.samples:
             best[_key(r)] = r
     return best
 
@@ -165,7 +172,7 @@ def run_eval(
         verifier = load_verifier(config.verifier)
     done = done_records(out, task.name, config.variant, model_name, config.seed)
     grow = earlier_samples(out, task.name, model_name, config)
-    pending = [item for item in items if (item.index, item.question) not in done]
+    pending = [item for item in items if _item_key(item) not in done]
     results: dict[int, dict[str, Any]] = {}
 
     def finish(item: Item, rec: dict[str, Any]) -> None:
@@ -178,7 +185,7 @@ def run_eval(
             on_record(rec, False)
 
     for item in items:  # those already in the file count first, as the progress bar's start
-        rec = done.get((item.index, item.question))
+        rec = done.get(_item_key(item))
         if rec is not None:
             results[id(item)] = rec
             if on_record is not None:
@@ -188,9 +195,7 @@ def run_eval(
         _run_parallel(task, pending, model, config, tools, verifier, parallel, finish)
     else:
         for item in pending:
-            finish(
-                item, evaluate_item(task, item, model, config, tools, verifier, grow.get((item.index, item.question)))
-            )
+            finish(item, evaluate_item(task, item, model, config, tools, verifier, grow.get(_item_key(item))))
     records, skipped = [results[id(item)] for item in items], len(items) - len(pending)
     summary = summarize(records, out=str(out))
     return Summary(
