@@ -10,8 +10,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +122,65 @@ def test_a_dead_openai_server(tmp_path, free_port):
 @pytest.mark.parametrize("spec,name", [("no_such_tool", "no_such_tool"), ("nomodule:thing", "nomodule")])
 def test_unknown_tools(tmp_path, spec, name):
     check(agent(tmp_path, "solve", "hi", "--model", "missing.gguf", "--tools", spec), name)
+
+
+@pytest.mark.parametrize(
+    "source,names",
+    [
+        ("raise RuntimeError('no config found')\n", ["broken", "RuntimeError", "no config found"]),
+        ("def f(:\n", ["broken", "SyntaxError"]),
+        ("import sys\nsys.exit(3)\n", ["broken", "SystemExit"]),
+    ],
+    ids=["raises", "syntax-error", "exits"],
+)
+def test_a_tools_module_that_fails_on_import(tmp_path, source, names):
+    (tmp_path / "broken.py").write_text(source)
+    check(agent(tmp_path, "solve", "hi", "--model", "missing.gguf", "--tools", "calculator,broken:toolset"), *names)
+
+
+@pytest.mark.parametrize("question", ["", "   "], ids=["empty", "blank"])
+def test_an_empty_question_is_a_usage_error(tmp_path, question):
+    run = agent(tmp_path, "solve", question, "--model", "missing.gguf")
+    check(run, "QUESTION", "empty")
+    assert run.code == 2
+
+
+def test_a_question_too_long_for_the_context_names_both_sizes(tmp_path, smollm_gguf):
+    line = check(agent(tmp_path, "solve", "How many apples? " * 1500, "--model", str(smollm_gguf)), "4096")
+    assert re.search(r"the question has \d{4,} tokens", line), line
+
+
+@pytest.fixture
+def nested_json_server() -> Iterator[str]:
+    """A loopback server whose every answer is JSON nested 100,000 levels deep."""
+    body = b"[" * 100_000 + b"]" * 100_000
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_server_answering_deeply_nested_json(tmp_path, nested_json_server):
+    line = check(agent(tmp_path, "solve", "hi", "--model", nested_json_server), nested_json_server)
+    assert "nested too deeply" in line
 
 
 @pytest.mark.parametrize(

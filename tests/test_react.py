@@ -6,6 +6,7 @@ import pytest
 
 from agent.backends.fake import ScriptedModel
 from agent.consistency import majority_vote, normalize_answer, self_consistency
+from agent.errors import UserError
 from agent.grammar import react_grammar
 from agent.parse import parse_step
 from agent.react import ReActAgent, ReActConfig
@@ -173,3 +174,11 @@ def test_a_full_context_ends_the_run_without_a_crash():
     model.n_ctx = len(ReActAgent(model, [add]).prompt(Trajectory(question="question?")).split()) + 200 + 32 + 30
     traj = ReActAgent(model, [add], ReActConfig(max_steps=6, max_tokens=200)).run("question?")
     assert 1 <= len(traj.steps) < 6 and traj.stats["stopped"] == "context_full" and traj.answer is None
+
+
+def test_a_question_too_long_for_the_context_is_a_user_error_naming_both_sizes():
+    model = ScriptedModel([final("1")])
+    model.n_ctx = 300
+    with pytest.raises(UserError, match=r"the question has 400 tokens.*context of 300 tokens"):
+        ReActAgent(model, [add], ReActConfig(max_tokens=100)).run("word " * 400)
+    assert model.prompts == []  # refused before the model is called
