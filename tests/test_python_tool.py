@@ -21,7 +21,11 @@ from tools.python import SandboxConfig, SandboxError, format_result, make_python
 from tools.sandbox import ROOT, bwrap, cgroups
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox uses Linux rlimits")
-MODE_CONFIGS = {"builtin": {"executor": "builtin"}, "bwrap": {"executor": "bwrap"}, "guards-only": {"namespaces": False}}
+MODE_CONFIGS = {
+    "builtin": {"executor": "builtin"},
+    "bwrap": {"executor": "bwrap"},
+    "guards-only": {"namespaces": False},
+}
 MODES = pytest.mark.parametrize("mode", list(MODE_CONFIGS))
 NAMESPACE_MODES = pytest.mark.parametrize("mode", ["builtin", "bwrap"])
 

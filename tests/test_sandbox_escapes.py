@@ -27,7 +27,11 @@ from tools.python import SandboxConfig, SandboxError, format_result, run_sandbox
 from tools.sandbox import ROOT, bwrap
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux only")
-MODE_CONFIGS = {"builtin": {"executor": "builtin"}, "bwrap": {"executor": "bwrap"}, "guards-only": {"namespaces": False}}
+MODE_CONFIGS = {
+    "builtin": {"executor": "builtin"},
+    "bwrap": {"executor": "bwrap"},
+    "guards-only": {"namespaces": False},
+}
 WALL = 2.0
 
 
@@ -100,7 +104,7 @@ def _unprivileged_python() -> str | None:
         probe = subprocess.run(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c",
              f"import sys; sys.path.insert(0, {ROOT!r}); import tools.python as t; t.run_sandboxed('pass')"],
-            capture_output=True, timeout=60,
+            check=False, capture_output=True, timeout=60,
         )  # fmt: skip
         if probe.returncode == 0:
             return python
@@ -128,7 +132,7 @@ def test_as_an_unprivileged_uid_nothing_outlives_the_call(mode, fork):
     """)
     done = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", script],
-        input=escape_code(name, fork), capture_output=True, text=True, timeout=60, cwd="/",
+        input=escape_code(name, fork), check=False, capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
@@ -237,10 +241,9 @@ def test_reading_a_configured_folder_works(tmp_path):
 def test_signals_reach_only_the_codes_own_processes(mode):
     ready = threading.Event()
     received: list[int] = []
-    sentinel = subprocess.Popen(
-        [sys.executable, "-c", "import signal, sys, time\nsignal.signal(signal.SIGWINCH, lambda *a: print('hit', "
-         "flush=True))\nprint('ready', flush=True)\ntime.sleep(30)"], stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    sentinel_code = "import signal, time\nsignal.signal(signal.SIGWINCH, lambda *a: print('hit', flush=True))\n"
+    sentinel_code += "print('ready', flush=True)\ntime.sleep(30)"
+    sentinel = subprocess.Popen([sys.executable, "-c", sentinel_code], stdout=subprocess.PIPE, text=True)
     try:
         assert sentinel.stdout.readline() == "ready\n"
         threading.Thread(target=lambda: received.append(len(sentinel.stdout.readline())), daemon=True).start()

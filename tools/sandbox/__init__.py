@@ -86,7 +86,7 @@ def child_main(spec_json: str) -> None:
         active = [f"cgroup-{layer}" for layer in spec["cgroup_layers"]]
         if spec["executor"] == "bwrap":  # bwrap made the namespaces and the root; we are its pid 1
             _init(code, config, spec, [*active, *BWRAP_LAYERS])
-        if not all([_join_cgroup(group) for group in spec["cgroups"]]):
+        if not all([_join_cgroup(group) for group in spec["cgroups"]]):  # noqa: C419 - join every one
             active = []
         active += _unshare(config.namespaces)
         if "pidns" not in active:

@@ -63,7 +63,9 @@ def available(project_root: str) -> bool:
         argv = [sys.executable, "-I", "-c", "print('ok')"]
         cmd = command(argv, workdir, etc, [], project_root, (), 1 << 20)
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                cmd, check=False, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+            )
         except (OSError, subprocess.TimeoutExpired):
             return False
     return done.returncode == 0 and done.stdout == "ok\n"
