@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from finetune.recipes import varied_problems
 from finetune.recipes.game24_data import (
     DEV_PUZZLES,
     focus_mix,
@@ -46,6 +47,8 @@ DESCRIPTIONS = {
     "gsm8k_pal.jsonl": "GSM8K training rows as one python program each (PAL): comments and named steps",
     "gsm8k_reinstantiated_pal.jsonl": "the re-instantiated GSM8K problems as one python program each",
     "tool_use.jsonl": "synthetic tool-use problems (calculator and python), answers computed by code",
+    "tool_use_varied.jsonl": "tool-use problems told many ways (frames, synonyms, fact order, distractors) and "
+    "program-fallback kinds; the Thought states the plan (varied_problems.py, program_problems.py)",
     "game24_propose.jsonl": "Game of 24 propose prompt (raw) -> one move that keeps 24 reachable",
     "game24_value.jsonl": "Game of 24 short value prompt (raw) -> sure/impossible",
     "game24_value_paper.jsonl": "Game of 24 paper's value prompt (raw) -> reasoning lines, then sure/impossible",
@@ -112,6 +115,9 @@ def make_families(
     tools, counts = tool_traces(tool_items, seed, workers)
     families["tool_use.jsonl"] = tools
     notes["tool_use.jsonl"] = ", ".join(f"{k} {v}" for k, v in counts.items())
+    varied, counts = tool_traces(tool_items, seed, workers, families=varied_problems.FAMILIES)
+    families["tool_use_varied.jsonl"] = varied
+    notes["tool_use_varied.jsonl"] = ", ".join(f"{k} {v}" for k, v in counts.items())
     by_kind, labels = game24_examples(train_puzzles, seed)
     for kind, records in by_kind.items():
         families[f"game24_{kind}.jsonl"] = records

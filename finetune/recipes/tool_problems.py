@@ -227,11 +227,13 @@ def _shows(observation: str, answer: str) -> bool:
         return observation.strip() == answer
 
 
-def tool_traces(per_family: int, seed: int, workers: int = 4) -> tuple[list[dict[str, Any]], Counter]:
-    """Family 3: ``per_family`` problems of each family as ReAct traces; counts per family."""
+def tool_traces(
+    per_family: int, seed: int, workers: int = 4, families: dict[str, Callable[[random.Random], Problem]] | None = None
+) -> tuple[list[dict[str, Any]], Counter]:
+    """Family 3: ``per_family`` problems of each family (default :data:`FAMILIES`) as ReAct traces; counts."""
     rng = random.Random(seed)
     problems, seen = [], set(HELD_OUT)
-    for make in FAMILIES.values():
+    for make in (families or FAMILIES).values():
         made = 0
         for _ in range(per_family * 5):
             p = make(rng)
