@@ -159,6 +159,8 @@ def text_ops(rng: random.Random) -> tuple[str, str, str, str]:
 
 def money_growth(rng: random.Random) -> tuple[str, str, str, str]:
     p, r, years = rng.randint(2, 200) * 50, rng.choice([2, 3, 4, 5, 6, 7, 8]), rng.randint(2, 15)
+    while (Fraction(p) * Fraction(100 + r, 100) ** years * 1000) % 10 == 5:  # a half cent: float rounding may go down
+        p += 50
     q = rng.choice([f"${p} is invested at {r}% a year, compounded yearly. What is it worth after {years} years, to the cent?",
                     f"A savings account starts with ${p} and earns {r}% interest each year. How much is in it after {years} years? Round to 2 decimals.",
                     f"What does ${p} grow to in {years} years at {r}% annual compound interest (rounded to cents)?"])  # fmt: skip
