@@ -120,9 +120,10 @@ def test_no_question_in_data_files(rows):
 
 def generated_questions(n: int = SAMPLE, seed: int = 0) -> list[str]:
     """``n`` questions of the recipe generators, the families in turn, as ``tool_traces`` draws them."""
+    from finetune.recipes import varied_problems
     from finetune.recipes.tool_problems import FAMILIES, HELD_OUT
 
-    rng, makers = random.Random(seed), list(FAMILIES.values())
+    rng, makers = random.Random(seed), [*FAMILIES.values(), *varied_problems.FAMILIES.values()]
     return [makers[i % len(makers)](rng).question for i in range(n)] + list(HELD_OUT)
 
 

@@ -81,7 +81,7 @@ def main() -> None:
         f"| generator | families | frames per family (median, min-max) | dev 4-gram overlap | dev 8-gram: questions sharing one |  ({args.per_family} questions a family, dev: {len(dev)})"
     )
     print("|---|---|---|---|---|")
-    for label, families in (("old (tool_problems)", tool_problems.CALCULATOR_FAMILIES),
+    for label, families in (("old (tool_problems)", tool_problems.FAMILIES),
                             ("varied (varied_problems)", varied_problems.FAMILIES)):  # fmt: skip
         questions = sample(families, args.per_family, args.seed)
         frames = sorted(len({shape(q) for q in qs}) for qs in questions.values())

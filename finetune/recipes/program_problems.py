@@ -32,11 +32,11 @@ def _listed(values: list[int]) -> str:
 def gcd_lcm(rng: random.Random) -> tuple[str, str, str, str]:
     a, b = rng.randint(12, 9_999), rng.randint(12, 9_999)
     if rng.random() < 0.5:
-        q = rng.choice([f"What is the greatest common divisor of {a} and {b}?", f"Find the GCD of {a} and {b}.",
-                        f"What is the largest number that divides both {a} and {b}?"])  # fmt: skip
+        q = rng.choice([f"Give the greatest common divisor of the numbers {a} and {b}.", f"Find the GCD of {a} and {b}.",
+                        f"Which largest whole number goes into both {a} and {b} exactly?"])  # fmt: skip
         return q, "The question asks for the greatest common divisor; math.gcd computes it.", \
             f"import math\na, b = {a}, {b}\nprint(math.gcd(a, b))", str(math.gcd(a, b))  # fmt: skip
-    q = rng.choice([f"What is the least common multiple of {a} and {b}?", f"Find the LCM of {a} and {b}.",
+    q = rng.choice([f"Give the least common multiple of the numbers {a} and {b}.", f"Find the LCM of {a} and {b}.",
                     f"What is the smallest number that both {a} and {b} divide into?"])  # fmt: skip
     return q, "The question asks for the least common multiple; I compute it from the gcd.", \
         f"import math\na, b = {a}, {b}\nprint(a * b // math.gcd(a, b))", str(a * b // math.gcd(a, b))  # fmt: skip
@@ -45,7 +45,7 @@ def gcd_lcm(rng: random.Random) -> tuple[str, str, str, str]:
 def median_spread(rng: random.Random) -> tuple[str, str, str, str]:
     values = [rng.randint(1, 500) for _ in range(rng.choice([5, 7, 9]))]
     what = rng.choice(["median", "range", "largest", "smallest"])
-    q = rng.choice([f"What is the {what} of {_listed(values)}?", f"Here are some scores: {_listed(values)}. What is the {what}?",
+    q = rng.choice([f"Give the {what} of {_listed(values)}.", f"Here are some scores: {_listed(values)}. What is the {what}?",
                     f"Find the {what} of these numbers: {_listed(values)}."])  # fmt: skip
     expr = {"median": "statistics.median(values)", "range": "max(values) - min(values)",
             "largest": "max(values)", "smallest": "min(values)"}[what]  # fmt: skip
@@ -112,7 +112,7 @@ def choose(rng: random.Random) -> tuple[str, str, str, str]:
 def digits(rng: random.Random) -> tuple[str, str, str, str]:
     n = rng.randint(10**4, 10**12)
     if rng.random() < 0.5:
-        q = rng.choice([f"What is the sum of the digits of {n}?", f"Add up the digits of {n}."])
+        q = rng.choice([f"Find the digit sum of {n}.", f"Add up the digits of {n}."])
         return q, "The question asks for a digit sum; I add the digits of the number's text.", \
             f"n = {n}\nprint(sum(int(d) for d in str(n)))", str(sum(map(int, str(n))))  # fmt: skip
     q = rng.choice([f"What is {n} with its digits reversed?", f"Reverse the digits of {n}."])
@@ -163,7 +163,7 @@ def money_growth(rng: random.Random) -> tuple[str, str, str, str]:
         p += 50
     q = rng.choice([f"${p} is invested at {r}% a year, compounded yearly. What is it worth after {years} years, to the cent?",
                     f"A savings account starts with ${p} and earns {r}% interest each year. How much is in it after {years} years? Round to 2 decimals.",
-                    f"What does ${p} grow to in {years} years at {r}% annual compound interest (rounded to cents)?"])  # fmt: skip
+                    f"How much will ${p} become after {years} years at {r}% a year, compounded yearly (to the cent)?"])  # fmt: skip
     value = Fraction(p) * Fraction(100 + r, 100) ** years
     code = f"principal = {p}\nrate = {r} / 100\nyears = {years}\nprint(round(principal * (1 + rate) ** years, 2))"
     return q, "The question asks for compound growth: principal times (1 + rate) to the years.", code, \
@@ -176,8 +176,8 @@ def calendar(rng: random.Random) -> tuple[str, str, str, str]:
         first, last = sorted(rng.sample(range(1800, 2100), 2))
         q = rng.choice(
             [
-                f"How many leap years are there from {first} to {last}, inclusive?",
-                f"Count the leap years between {first} and {last}, both included.",
+                f"From {first} through {last}, how many years are leap years?",
+                f"Count every leap year in {first}-{last}, both ends included.",
             ]
         )
         count = sum(1 for y in range(first, last + 1) if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0))
