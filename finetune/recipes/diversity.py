@@ -81,8 +81,14 @@ def main() -> None:
         f"| generator | families | frames per family (median, min-max) | dev 4-gram overlap | dev 8-gram: questions sharing one |  ({args.per_family} questions a family, dev: {len(dev)})"
     )
     print("|---|---|---|---|---|")
-    for label, families in (("old (tool_problems)", tool_problems.FAMILIES),
-                            ("varied (varied_problems)", varied_problems.FAMILIES)):  # fmt: skip
+    varied = varied_problems.FAMILIES
+    groups = (
+        ("old calculator families (tool_problems)", tool_problems.CALCULATOR_FAMILIES),
+        ("varied trained families (varied_problems)", {k: v for k, v in varied.items() if k.startswith("v_")}),
+        ("old python families (text_problems)", tool_problems.PYTHON_FAMILIES),
+        ("program-fallback kinds (program_problems)", {k: v for k, v in varied.items() if k.startswith("p_")}),
+    )
+    for label, families in groups:
         questions = sample(families, args.per_family, args.seed)
         frames = sorted(len({shape(q) for q in qs}) for qs in questions.values())
         train = [q for qs in questions.values() for q in qs]
