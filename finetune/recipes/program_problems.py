@@ -32,7 +32,7 @@ def _listed(values: list[int]) -> str:
 def gcd_lcm(rng: random.Random) -> tuple[str, str, str, str]:
     a, b = rng.randint(12, 9_999), rng.randint(12, 9_999)
     if rng.random() < 0.5:
-        q = rng.choice([f"Give the greatest common divisor of the numbers {a} and {b}.", f"Find the GCD of {a} and {b}.",
+        q = rng.choice([f"Give the greatest common divisor of the numbers {a} and {b}.", f"Find gcd({a}, {b}).",
                         f"Which largest whole number goes into both {a} and {b} exactly?"])  # fmt: skip
         return q, "The question asks for the greatest common divisor; math.gcd computes it.", \
             f"import math\na, b = {a}, {b}\nprint(math.gcd(a, b))", str(math.gcd(a, b))  # fmt: skip
@@ -95,7 +95,7 @@ def sequence(rng: random.Random) -> tuple[str, str, str, str]:
         return q, "The question asks for a sum of squares; a generator sums them.", \
             f"print(sum(k * k for k in range(1, {n} + 1)))", str(sum(k * k for k in range(1, n + 1)))  # fmt: skip
     m = rng.randint(5, 25)
-    q = rng.choice([f"What is {m} factorial?", f"Compute {m}!.", f"How many ways can {m} people stand in a line?"])
+    q = rng.choice([f"Work out {m} factorial.", f"Compute {m}!.", f"How many ways can {m} people stand in a line?"])
     return q, "The question asks for a factorial; math.factorial computes it.", \
         f"import math\nprint(math.factorial({m}))", str(math.factorial(m))  # fmt: skip
 
@@ -103,7 +103,7 @@ def sequence(rng: random.Random) -> tuple[str, str, str, str]:
 def choose(rng: random.Random) -> tuple[str, str, str, str]:
     n = rng.randint(5, 40)
     k = rng.randint(2, min(8, n - 1))
-    q = rng.choice([f"In how many ways can a team of {k} be picked from {n} players?", f"What is {n} choose {k}?",
+    q = rng.choice([f"In how many ways can a team of {k} be picked from {n} players?", f"Evaluate {n} choose {k}.",
                     f"How many different groups of {k} can be made from {n} people?"])  # fmt: skip
     return q, f"The question asks for combinations of {k} out of {n}; math.comb counts them.", \
         f"import math\nprint(math.comb({n}, {k}))", str(math.comb(n, k))  # fmt: skip
