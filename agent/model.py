@@ -138,7 +138,7 @@ def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs)
         if not ggufs:
             raise ModelError(f"{spec}: a directory with neither config.json nor a .gguf file")
         spec = str(ggufs[0])
-    from agent.backends.llama_batch import gguf_string
+    from agent.backends.gguf_header import gguf_string
     from agent.backends.llama_cpp import LlamaCppModel
 
     if spec and adapter is None and gguf_string(Path(spec), "general.type") == "adapter":

@@ -291,7 +291,7 @@ def test_a_machine_whose_extra_buffer_types_crash_runs_without_them(tmp_path: Pa
     # the retry without extra buffer types runs clean, so the process turns them off (the file is fine)
     import subprocess
 
-    from agent.backends import llama_batch as low
+    from agent.backends import llama_probe as low
 
     calls = []
 

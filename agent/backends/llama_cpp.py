@@ -23,8 +23,12 @@ import time
 from pathlib import Path
 
 from agent import embedded
-from agent.backends import llama_batch as low
-from agent.backends.llama_batch import LOG_SINK, Batch, Limits, Sample
+from agent.backends import llama_machine, llama_prompt_cache
+from agent.backends.gguf_header import check_gguf
+from agent.backends.llama_batch import Batch, Limits, Sample, generate
+from agent.backends.llama_log import LOG_SINK
+from agent.backends.llama_probe import probe_gguf
+from agent.backends.llama_sampling import RANDOM_SEED, free_samplers, make_chain
 from agent.embedded import default_adapter_path, embedded_model_path
 from agent.model import Completion, ModelError
 from agent.text import escape_surrogates
@@ -52,15 +56,6 @@ def _shared(a: list[int], b: list[int]) -> int:
     return next((i for i in range(n) if a[i] != b[i]), n)
 
 
-def _free_samplers(samples: list[Sample]) -> None:
-    import llama_cpp
-
-    for sample in samples:
-        llama_cpp.llama_sampler_free(sample.chain)
-        if sample.grammar:
-            llama_cpp.llama_sampler_free(sample.grammar)
-
-
 class LlamaCppModel:
     """A GGUF model (optionally with a GGUF LoRA adapter) run by llama.cpp.
 
@@ -72,11 +67,14 @@ class LlamaCppModel:
         n_threads: CPU threads; default ``$AGENT_THREADS`` or ``os.cpu_count()`` (fewer helps on a busy machine).
         n_seq_max: the most samples drawn in one batch; larger ``n`` runs in rounds.
         verbose: let llama.cpp's own logging through to stderr.
-        probe: first load the files in a child process (once per file and process, about a
-            second), so a corrupt file that would abort llama.cpp raises :class:`ModelError`
-            (and a machine whose AMX crashes llama.cpp runs without it).
+        probe: first load the files in a child process (about a second; once per file and machine,
+            as a clean verdict is remembered), so a corrupt file that would abort llama.cpp raises
+            :class:`ModelError` (and a machine whose AMX crashes llama.cpp runs without it).
         extra_bufts: let llama.cpp use its extra CPU buffer types (AMX, repacked weights);
             default: yes unless a probe found them crashing here or ``$AGENT_LLAMA_EXTRA_BUFTS=0``.
+        prompt_cache: the first prompt may start from a state an earlier process saved (and a long
+            first prompt evaluated from nothing is saved), see :mod:`agent.backends.llama_prompt_cache`;
+            default: yes unless ``$AGENT_PROMPT_CACHE=0``.
 
     Raises:
         ModelError: a missing, non-GGUF, corrupt or truncated model or adapter file.
@@ -97,6 +95,7 @@ class LlamaCppModel:
         verbose: bool = False,
         probe: bool = True,
         extra_bufts: bool | None = None,
+        prompt_cache: bool | None = None,
     ):
         try:
             import llama_cpp
@@ -110,12 +109,12 @@ class LlamaCppModel:
         self.n_batch = min(n_ctx, 512)
         self._model = self._ctx = self._batch = self._lora = None
         self._grammars: dict[str, object] = {}
-        low.check_gguf(self.path, "model")
+        check_gguf(self.path, "model")
         if self.adapter:
-            low.check_gguf(self.adapter, "LoRA adapter")
+            check_gguf(self.adapter, "LoRA adapter")
         if probe:
-            low.probe_gguf(self.path, self.adapter)
-        self.extra_bufts = low.ExtraBufts.enabled() if extra_bufts is None else extra_bufts
+            probe_gguf(self.path, self.adapter)
+        self.extra_bufts = llama_machine.ExtraBufts.enabled() if extra_bufts is None else extra_bufts
         LOG_SINK.install(verbose)
         llama_cpp.llama_backend_init()  # cheap and idempotent
         self.n_threads = n_threads or int(os.environ.get("AGENT_THREADS") or 0) or os.cpu_count() or 1
@@ -124,10 +123,24 @@ class LlamaCppModel:
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = Batch(max(self.n_batch, self.n_seq_max))
         self._pieces: dict[int, bytes] = {}
+        self._eog: dict[int, bool] = {}  # whether a token ends a turn (or generation), asked once each
         self._cache: list[int] = []  # the tokens sequence 0 holds in the KV cache
         self._held: dict[int, list[int]] = {}  # complete_many: the tokens each sequence holds
         self._lock = threading.Lock()
         self._template = self._meta("tokenizer.chat_template") or CHATML
+        use_disk = llama_prompt_cache.enabled() if prompt_cache is None else prompt_cache
+        self._disk = self._prompt_cache() if use_disk else None  # used by the first prefill only
+
+    def _prompt_cache(self) -> llama_prompt_cache.PromptCache | None:
+        """The saved prompt states for this set-up: what the KV cells depend on names them."""
+        import hashlib
+
+        try:
+            files = llama_machine.files_key([p for p in (self.path, self.adapter) if p])
+        except OSError:
+            return None
+        setup = f"{llama_machine.machine_key()}|{files}|{int(self.extra_bufts)}|{self.n_batch}|{self.n_threads}"
+        return llama_prompt_cache.PromptCache(hashlib.sha256(setup.encode()).hexdigest()[:16])
 
     def _load(self) -> None:
         import llama_cpp
@@ -346,7 +359,7 @@ class LlamaCppModel:
             for i, (j, tokens) in enumerate(zip(seqs, group)):
                 samples.append(self._new_sample(j, len(tokens), parser, temperature, seed, first + i, idx=i))
             if limits.max_tokens > 0:
-                low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
+                generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
             for sample, tokens in zip(samples, group):
                 held[sample.seq_id] = tokens + sample.tokens[: sample.decoded]
             self._cache = held.get(0, [])
@@ -372,7 +385,7 @@ class LlamaCppModel:
             self._forget_cache()
             raise
         finally:
-            _free_samplers(samples)
+            free_samplers(samples)
 
     def _forget_cache(self) -> None:
         import llama_cpp
@@ -393,9 +406,16 @@ class LlamaCppModel:
     def _prefill(self, tokens: list[int], logits: bool = True) -> int:
         """Make sequence 0 hold ``tokens``, evaluating only what the cache lacks; the last
         token is always decoded alone (with ``logits``), so sampling starts from the same logits
-        whatever was cached. Returns the number of tokens evaluated."""
+        whatever was cached. The first chat turn (the system prompt) is a batch of its own, so its
+        cells are the same whatever follows: the first prompt of a model may take them from a file
+        an earlier process saved (:mod:`~agent.backends.llama_prompt_cache`). Returns the number of
+        tokens evaluated."""
         import llama_cpp
 
+        turn = llama_prompt_cache.first_turn_end(tokens, self._is_end_of_turn)
+        disk, self._disk = self._disk, None
+        if disk is not None and turn and not self._cache and disk.restore(self._ctx, tokens[:turn]):
+            self._cache = tokens[:turn]
         keep = 0
         for cached, token in zip(self._cache, tokens[:-1]):
             if cached != token:
@@ -405,11 +425,27 @@ class LlamaCppModel:
             llama_cpp.llama_memory_clear(self._mem, True)
             keep = 0
         self._cache = tokens[:keep]
-        body = tokens[keep:-1]
-        for at in range(0, len(body), self.n_batch):
-            self._decode([(t, keep + at + i, 0, False) for i, t in enumerate(body[at : at + self.n_batch])])
+        if keep < turn:
+            self._evaluate(tokens[keep:turn], keep)
+            if disk is not None and keep == 0:
+                disk.save(self._ctx, tokens[:turn])  # the next process may start from it
+        start = max(keep, turn)
+        self._evaluate(tokens[start:-1], start)
         self._decode([(tokens[-1], len(tokens) - 1, 0, logits)])
         return len(tokens) - keep
+
+    def _evaluate(self, tokens: list[int], start: int) -> None:
+        """Decode ``tokens`` into sequence 0 from position ``start``, in batches of ``n_batch``, no logits."""
+        for at in range(0, len(tokens), self.n_batch):
+            self._decode([(t, start + at + i, 0, False) for i, t in enumerate(tokens[at : at + self.n_batch])])
+
+    def _is_end_of_turn(self, token: int) -> bool:
+        import llama_cpp
+
+        eog = self._eog.get(token)
+        if eog is None:
+            eog = self._eog[token] = bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+        return eog
 
     def _decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
         """Decode rows of sequence 0 (whose tokens ``self._cache`` tracks)."""
@@ -432,10 +468,10 @@ class LlamaCppModel:
         sampler chain and grammar state; its first token is drawn from row ``idx`` of the last batch."""
         import llama_cpp
 
-        draw_seed = low.RANDOM_SEED if seed is None else (seed + index) % low.RANDOM_SEED
-        chain = low.make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
+        draw_seed = RANDOM_SEED if seed is None else (seed + index) % RANDOM_SEED
+        chain = make_chain(temperature, draw_seed, self.top_k, self.top_p, self.min_p)
         grammar = llama_cpp.llama_sampler_clone(parser) if parser else None
-        return Sample(seq_id=seq_id, chain=chain, grammar=grammar, pos=pos, idx=idx)
+        return Sample(seq_id=seq_id, chain=chain, grammar=grammar, pos=pos, idx=idx, greedy=temperature <= 0)
 
     def _sample(
         self, tokens: list[int], first: int, count: int, limits: Limits, parser, temperature: float, seed: int | None
@@ -451,7 +487,7 @@ class LlamaCppModel:
         try:
             with self._drawing(samples):
                 if limits.max_tokens > 0:
-                    low.generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
+                    generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
                 self._cache = tokens + samples[0].tokens[: samples[0].decoded]
         finally:
             for j in range(1, count):
