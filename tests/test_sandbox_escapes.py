@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -96,15 +97,29 @@ def test_code_that_leaves_its_session_does_not_outlive_the_call(mode, cgroups, f
     check_nothing_survives(name, result.seconds)
 
 
-def _unprivileged_python() -> str | None:
-    """An interpreter that uid 65534 can run, with the project readable (else None)."""
+@pytest.fixture(scope="module")
+def unprivileged_root(tmp_path_factory):
+    """A copy of the ``tools`` package that uid 65534 can read (the checkout may lie in a private home)."""
+    root = tmp_path_factory.mktemp("unprivileged")
+    shutil.copytree(Path(ROOT, "tools"), root / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    for parent in root.parents:  # pytest's base folder is private to its user
+        if parent == Path(tempfile.gettempdir()):
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+    return str(root)
+
+
+def _unprivileged_python(root: str) -> str | None:
+    """An interpreter that uid 65534 can run the sandbox with (else None)."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         return None
     for python in (sys.executable, "/usr/bin/python3"):
         probe = subprocess.run(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c",
-             f"import sys; sys.path.insert(0, {ROOT!r}); import tools.python as t; t.run_sandboxed('pass')"],
-            check=False, capture_output=True, timeout=60,
+             f"import sys; sys.path.insert(0, {root!r}); import tools.python as t; t.run_sandboxed('pass')"],
+            check=False, capture_output=True, timeout=60, cwd="/",
         )  # fmt: skip
         if probe.returncode == 0:
             return python
@@ -112,8 +127,8 @@ def _unprivileged_python() -> str | None:
 
 
 @pytest.mark.parametrize("mode,fork", [(m, f) for m in MODE_CONFIGS for f in (False, True)])
-def test_as_an_unprivileged_uid_nothing_outlives_the_call(mode, fork):
-    python = _unprivileged_python()
+def test_as_an_unprivileged_uid_nothing_outlives_the_call(mode, fork, unprivileged_root):
+    python = _unprivileged_python(unprivileged_root)
     if python is None:
         pytest.skip("needs root, setpriv and an interpreter that uid 65534 can run")
     if mode == "bwrap" and not bwrap.available(ROOT):
@@ -121,7 +136,7 @@ def test_as_an_unprivileged_uid_nothing_outlives_the_call(mode, fork):
     name = f"esc{uuid.uuid4().hex[:8]}"
     script = textwrap.dedent(f"""
         import json, sys
-        sys.path.insert(0, {ROOT!r})
+        sys.path.insert(0, {unprivileged_root!r})
         from tools.python import SandboxConfig, SandboxError, run_sandboxed
         config = SandboxConfig(wall_seconds={WALL}, allow_subprocess={fork}, **{MODE_CONFIGS[mode]!r})
         try:
