@@ -53,26 +53,22 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
+def spellings(project_root: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The paths the code may read as the interpreter spells them: the system folders, the Python
+    installation (prefixes, the interpreter's folder, ``sys.path`` outside the project) and ``extra``."""
+    executable = os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable))
+    names = [*SYSTEM_DIRS, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *executable, *extra]
+    names += [p for p in sys.path if p and os.path.isdir(p) and not _inside(p, project_root)]
+    return [n for n in dict.fromkeys(names) if n and os.path.exists(n)]
+
+
 def allowed_paths(project_root: str, extra: tuple[str, ...] = ()) -> list[str]:
-    """The host folders the code may read (resolved, none inside another), besides the system folders."""
-    python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    python.add(os.path.dirname(os.path.realpath(sys.executable)))
-    python |= {p for p in sys.path if p and os.path.isdir(p) and not _inside(p, project_root)}
-    python |= set(extra)  # paths the user allowed, even inside the project tree
-    real = sorted({os.path.realpath(p) for p in python if os.path.exists(p)})
-    system = [os.path.realpath(d) for d in SYSTEM_DIRS if os.path.exists(d)]
+    """The same paths resolved, none inside another: what gets bound (symlinked spellings are mirrored)."""
     kept: list[str] = []
-    for path in sorted({*real, *system}):
+    for path in sorted({os.path.realpath(p) for p in spellings(project_root, extra)}):
         if path != "/" and not any(_inside(path, k) for k in kept):
             kept.append(path)
     return kept
-
-
-def spellings(project_root: str, extra: tuple[str, ...] = ()) -> list[str]:
-    """The allowed paths as the interpreter spells them (symlinked spellings must exist inside too)."""
-    names = [*SYSTEM_DIRS, sys.prefix, sys.base_prefix, os.path.dirname(sys.executable), *extra]
-    names += [p for p in sys.path if p and os.path.isdir(p) and not _inside(p, project_root)]
-    return [n for n in dict.fromkeys(names) if n and os.path.exists(n)]
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -92,11 +88,12 @@ def etc_files() -> dict[str, bytes]:
 def fresh_root(workdir: str, project_root: str, extra: tuple[str, ...], proc: bool, disk_bytes: int) -> list[str]:
     """Pivot into a new root holding only the allowed paths; raises OSError (nothing is half-visible then)."""
     new = workdir  # the host's (empty) working directory is the mount point of the new root
-    if any(_inside(workdir, path) for path in allowed_paths(project_root, extra)):
+    allowed = allowed_paths(project_root, extra)
+    if any(_inside(workdir, path) for path in allowed):
         raise OSError(f"the working directory {workdir} lies inside an allowed path")
     _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, _ROOT_TMPFS.decode())
     try:
-        for path in allowed_paths(project_root, extra):
+        for path in allowed:
             os.makedirs(new + path, exist_ok=True)
             _mount(path, new + path, None, MS_BIND | MS_REC)
         for link, target in symlinks(spellings(project_root, extra)):

@@ -19,27 +19,27 @@ import ctypes
 import errno
 import platform
 
+# numbers shared by every architecture (the unified table from Linux 5.1 on)
+_COMMON = {
+    "pidfd_send_signal": 424, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+    "pidfd_open": 434, "clone3": 435, "mount_setattr": 442,
+}  # fmt: skip
 # audit arch, then syscall numbers by name (None: the architecture has no such call)
 _TABLES = {
-    "x86_64": (0xC000003E, {
+    "x86_64": (0xC000003E, {**_COMMON,
         "socket": 41, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58, "kill": 62, "tkill": 200,
-        "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424,
-        "pidfd_open": 434, "clone3": 435, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
-        "add_key": 248, "request_key": 249, "keyctl": 250, "perf_event_open": 298, "bpf": 321,
-        "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-        "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161,
-        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-        "mount_setattr": 442,
+        "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "ptrace": 101, "process_vm_readv": 310,
+        "process_vm_writev": 311, "add_key": 248, "request_key": 249, "keyctl": 250, "perf_event_open": 298,
+        "bpf": 321, "userfaultfd": 323, "unshare": 272, "setns": 308, "mount": 165, "umount2": 166,
+        "pivot_root": 155, "chroot": 161,
     }),
-    "aarch64": (0xC00000B7, {
+    "aarch64": (0xC00000B7, {**_COMMON,
         "socket": 198, "socketpair": 199, "clone": 220, "fork": None, "vfork": None, "kill": 129, "tkill": 130,
-        "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "pidfd_send_signal": 424,
-        "pidfd_open": 434, "clone3": 435, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
-        "add_key": 217, "request_key": 218, "keyctl": 219, "perf_event_open": 241, "bpf": 280,
-        "userfaultfd": 282, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-        "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51,
-        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-        "mount_setattr": 442,
+        "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "ptrace": 117, "process_vm_readv": 270,
+        "process_vm_writev": 271, "add_key": 217, "request_key": 218, "keyctl": 219, "perf_event_open": 241,
+        "bpf": 280, "userfaultfd": 282, "unshare": 97, "setns": 268, "mount": 40, "umount2": 39,
+        "pivot_root": 41, "chroot": 51,
     }),
 }  # fmt: skip
 REFUSED = (
