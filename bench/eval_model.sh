@@ -20,7 +20,7 @@ head -1 "$shared/game24/24-dev.csv" > runs/dev/game24_dev.csv
 tail -100 "$shared/game24/24-dev.csv" >> runs/dev/game24_dev.csv
 python - "$shared/game24/24-dev.csv" <<'PY'
 import sys
-from finetune.recipes.game24_data import load_puzzles, split_puzzles
+from examples.recipes.game24_data import load_puzzles, split_puzzles
 lines, _ = load_puzzles(sys.argv[1])
 open("runs/dev/game24_near.csv", "w").write("\n".join([lines[0], *split_puzzles(lines)["near"]]) + "\n")
 PY

@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from finetune.recipes.build_data import DATA_DIR
-from finetune.recipes.game24_data import DEV_PUZZLES, key, moves, puzzles_of, reachable_states, solvable
+from examples.recipes.build_data import DATA_DIR
+from examples.recipes.game24_data import DEV_PUZZLES, key, moves, puzzles_of, reachable_states, solvable
 from search.tasks.game24 import Game24
 
 Nums = tuple[Fraction, ...]

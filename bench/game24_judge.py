@@ -4,7 +4,7 @@
 
 States are the distinct 3- and 2-number states one or two moves from the puzzles of a held-out split
 of 24-dev.csv (never in the training data; ``dev``: the last 100 rows, the hardest; ``near``: the ranks
-beside the paper's test range, see ``finetune.recipes.game24_data.split_puzzles``), half solvable, labelled by the exact solver. For each,
+beside the paper's test range, see ``examples.recipes.game24_data.split_puzzles``), half solvable, labelled by the exact solver. For each,
 the task's own value prompt (greedy, the task's grammar) must say ``sure`` for a solvable state and
 ``impossible`` otherwise; and the task's propose prompt (greedy, legal-move grammar) should pick a
 move that keeps 24 reachable. Prints a markdown table: judge accuracy (all, 3-number and 2-number
@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
-from finetune.recipes.build_data import DATA_DIR
-from finetune.recipes.game24_data import key, puzzles_of, reachable_states, solvable
+from examples.recipes.build_data import DATA_DIR
+from examples.recipes.game24_data import key, puzzles_of, reachable_states, solvable
 from search.evaluators import LogprobScorer, read_label
 from search.meter import ask
 from search.tasks.game24 import Game24, parse_move

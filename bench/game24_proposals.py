@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
-from finetune.recipes.build_data import DATA_DIR
-from finetune.recipes.game24_data import key, load_puzzles, reachable_states, solvable
+from examples.recipes.build_data import DATA_DIR
+from examples.recipes.game24_data import key, load_puzzles, reachable_states, solvable
 from search.tasks.game24 import Game24, legal_moves, parse_move
 
 

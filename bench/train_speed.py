@@ -4,7 +4,7 @@ on a CPU with AMX or AVX512-BF16), the same model, data and batches, steps inter
     python bench/train_speed.py [--data runs/data/gsm8k_react.jsonl] [--steps 6] [--batch-size 8]
 
 Prints a markdown table: tokens per second of each, the loss of each, and the ratio. The default data is
-the first 200 GSM8K ReAct traces (`python -m finetune.recipes.build_data`); any `agent finetune` file works.
+the first 200 GSM8K ReAct traces (`python -m examples.recipes.build_data`); any `agent finetune` file works.
 """
 
 from __future__ import annotations

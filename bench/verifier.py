@@ -16,7 +16,7 @@ random K-sample subsets of each record's samples (averaged over ``--draws`` draw
 
     python bench/verifier.py --records runs/ver/data/dev.jsonl --verifier SPEC
 
-scores labelled verifier records instead (``finetune/recipes/verifier_data.py``'s ``dev.jsonl``: the samples of
+scores labelled verifier records instead (the ``dev.jsonl`` of ``finetune/recipes/verifier_data.py``, removed, in git history up to 6fafe95: the samples of
 training questions held out from the verifier's training) and prints their ROC AUC and accuracy at 0.5.
 """
 

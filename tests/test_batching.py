@@ -10,7 +10,7 @@ from agent.backends.fake import ScriptedModel
 from agent.evaluate import get_task
 from agent.evaluate.report import read_results
 from agent.model import ModelError
-from finetune.recipes.batch_sample import sample_shards
+from examples.recipes.batch_sample import sample_shards
 
 
 class Recorder(ScriptedModel):

@@ -469,7 +469,7 @@ def test_shipped_recipe_runs_its_judge_stage_on_the_first_stages_adapter(tiny_mo
 
     from safetensors.torch import load_file
 
-    from finetune.recipes import shipped
+    from examples.recipes import shipped
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -498,7 +498,7 @@ def test_shipped_recipe_runs_its_judge_stage_on_the_first_stages_adapter(tiny_mo
 def test_gpu_probe_times_grouped_and_packed_rows(tiny_model, data, capsys, monkeypatch):
     import sys
 
-    from finetune.recipes import gpu_probe
+    from examples.recipes import gpu_probe
 
     args = ["gpu_probe", "--data", str(data), "--base", str(tiny_model), "--batch-sizes", "2", "--steps", "1"]
     monkeypatch.setattr(sys, "argv", [*args, "--seq-len", "128", "--packing"])

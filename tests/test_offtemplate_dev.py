@@ -1,7 +1,7 @@
 """The hand-written off-template dev set (bench/data/offtemplate_tools.jsonl): its shape, and that no training
 data holds its questions or their wording.
 
-The training data is made by code: ``finetune/recipes/build_data.py`` writes it under ``--out`` (``data/`` or
+The training data is made by code: ``examples/recipes/build_data.py`` writes it under ``--out`` (``data/`` or
 ``runs/data/`` in the recipes, never committed), from the GSM8K train file and the synthetic generators of
 ``tool_problems.py`` / ``text_problems.py``. So the check reads every JSONL the repository holds (a built data folder
 included, when there is one), the GSM8K train file where it is installed, and a fixed-seed sample of the
@@ -87,7 +87,7 @@ def _texts(record: dict) -> list[str]:
 def _data_files() -> list[Path]:
     """The JSONL files to search: every one of the repository but the dev set (under ``runs/``, only the training
     files ``build_data`` writes, by their names, when a build is there), and the GSM8K train file the recipes read."""
-    from finetune.recipes.build_data import DATA_DIR, DESCRIPTIONS
+    from examples.recipes.build_data import DATA_DIR, DESCRIPTIONS
 
     trained = {name for name in DESCRIPTIONS if not name.startswith("game24_")}  # game24 prompts hold no questions
     files = []
@@ -120,8 +120,8 @@ def test_no_question_in_data_files(rows):
 
 def generated_questions(n: int = SAMPLE, seed: int = 0) -> list[str]:
     """``n`` questions of the recipe generators, the families in turn, as ``tool_traces`` draws them."""
-    from finetune.recipes import varied_problems
-    from finetune.recipes.tool_problems import FAMILIES, HELD_OUT
+    from examples.recipes import varied_problems
+    from examples.recipes.tool_problems import FAMILIES, HELD_OUT
 
     rng, makers = random.Random(seed), [*FAMILIES.values(), *varied_problems.FAMILIES.values()]
     return [makers[i % len(makers)](rng).question for i in range(n)] + list(HELD_OUT)

@@ -1,4 +1,4 @@
-"""The training-data recipes (finetune/recipes) make correct, held-out-clean examples."""
+"""The training-data recipes (examples/recipes) make correct, held-out-clean examples."""
 
 import csv
 import dataclasses
@@ -12,11 +12,11 @@ import pytest
 
 from agent.backends.fake import ScriptedModel
 from agent.steps import Trajectory
-from finetune.recipes import game24_data as g24
-from finetune.recipes import text_problems, tool_problems
-from finetune.recipes.build_data import build
-from finetune.recipes.gsm8k_programs import gsm8k_react, parse_solution, react_trace
-from finetune.recipes.gsm8k_reinstantiate import Skip, build_program, reinstantiate
+from examples.recipes import game24_data as g24
+from examples.recipes import text_problems, tool_problems
+from examples.recipes.build_data import build
+from examples.recipes.gsm8k_programs import gsm8k_react, parse_solution, react_trace
+from examples.recipes.gsm8k_reinstantiate import Skip, build_program, reinstantiate
 from search import State
 from search.tasks import fill
 from search.tasks import game24_prompts as prompts
@@ -74,7 +74,7 @@ def test_gsm8k_rows_the_calculator_disagrees_with_are_dropped():
 
 
 def test_jsonl_lines_survive_splitlines():
-    from finetune.recipes.traces import jsonl_line
+    from examples.recipes.traces import jsonl_line
 
     record = {"question": "Line\u2028separator and NEL\x85 inside a GSM8K question"}
     line = jsonl_line(record)
@@ -305,8 +305,6 @@ def test_build_holds_out_the_dev_splits(tmp_path):
     assert (out / "game24_dev.csv").read_text().splitlines()[1:] == csv_path.read_text().splitlines()[-2:]
     assert (out / "game24_near.csv").read_text().splitlines()[1:] == csv_path.read_text().splitlines()[3:4]
     assert summary["gsm8k_react.jsonl"]["records"] == 3 and summary["gsm8k_reinstantiated.jsonl"]["records"] > 0
-    assert summary["gsm8k_pal.jsonl"]["records"] == 3
-    assert summary["gsm8k_reinstantiated_pal.jsonl"]["records"] == summary["gsm8k_reinstantiated.jsonl"]["records"]
     texts = {name: (out / name).read_text() for name in summary}
     questions = [
         json.loads(line)["question"]
@@ -351,12 +349,11 @@ def test_value_all_judges_every_state_a_search_meets_with_the_solvers_label():
     assert all(c == [" impossible"] for p, c in by_prompt.items() if p in ones and not p.endswith("\n24:"))
 
 
-def test_game24_focus_round_teaches_every_winning_state_and_balances_the_judge(tmp_path):
-    from finetune.recipes import game24_focus
-
+def test_focus_families_teach_every_winning_state_and_balance_the_judge(tmp_path):
+    """``game24_value_focus.jsonl`` / ``game24_propose_focus.jsonl``, which the shipped mix holds."""
     puzzles = ["4 9 10 13", "1 1 4 6"]
     task = Game24()
-    mix = game24_focus.focus_mix(puzzles, seed=0, negatives=2.0, per_state=2)
+    mix = g24.focus_mix(puzzles, seed=0, negatives=2.0, per_state=2)
     labels = [r["completion"].strip() for r in mix["value"]]
     solvable_states = [n for n in g24.reachable_states(puzzles, task) if g24.solvable(n)]
     assert labels.count("sure") >= len(solvable_states)  # every solvable state is judged
@@ -375,7 +372,7 @@ def test_game24_focus_round_teaches_every_winning_state_and_balances_the_judge(t
 
 
 def test_mix_takes_seeded_samples_of_each_file(tmp_path):
-    from finetune.recipes.mix import take, write_mix
+    from examples.recipes.mix import take, write_mix
 
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text("".join(json.dumps({"a": i}) + "\n" for i in range(10)))
@@ -392,7 +389,7 @@ def test_mix_takes_seeded_samples_of_each_file(tmp_path):
 
 
 def test_shipped_mix_caps_and_repeats_families(tmp_path, monkeypatch):
-    from finetune.recipes import shipped
+    from examples.recipes import shipped
 
     monkeypatch.setattr(shipped, "MIX", {"a.jsonl": 2, "b.jsonl": None})
     monkeypatch.setattr(shipped, "REPEAT", {"b.jsonl": 3})

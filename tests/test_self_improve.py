@@ -3,8 +3,8 @@
 import json
 
 from finetune.data import load_examples
-from finetune.recipes import self_improve
-from finetune.recipes.tool_problems import HELD_OUT
+from examples.recipes import self_improve
+from examples.recipes.tool_problems import HELD_OUT
 
 
 def test_tool_questions_are_fresh_distinct_and_answered():

@@ -6,9 +6,9 @@ import statistics
 
 import pytest
 
-from finetune.recipes import program_problems, tool_problems, varied_problems
-from finetune.recipes.diversity import overlap, shape
-from finetune.recipes.tool_problems import tool_traces
+from examples.recipes import program_problems, tool_problems, varied_problems
+from examples.recipes.diversity import overlap, shape
+from examples.recipes.tool_problems import tool_traces
 
 
 def test_every_family_is_answered_by_its_own_tool_calls():

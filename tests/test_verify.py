@@ -1,6 +1,5 @@
-"""The learned verifier: its prompt, its score, votes weighted by it, the sc strategy with it, its training data."""
+"""The learned verifier: its prompt, its score, votes weighted by it, the sc strategy with it."""
 
-import argparse
 import json
 import math
 
@@ -21,7 +20,6 @@ from agent.verify import (
     verifier_prompt,
     weighted_vote,
 )
-from finetune.recipes.verifier_data import build, right_trajectories, sample_records
 from tools.base import load_tools
 
 
@@ -125,41 +123,6 @@ def sc_record(question, gold, answers):
     return {"index": 0, "question": question, "prompt": question, "gold": gold, "trace": {"samples": samples}}
 
 
-def test_samples_become_distinct_labelled_verifier_records():
-    pairs = sample_records(sc_record("Q1?", "72", ["72", "70", "72.0", "70", None]))
-    assert [ok for _, ok in pairs] == [True, False, True, False]  # "72" and "72.0" render differently
-    assert pairs[0][0].endswith("Answer: 72\nVerdict:")
-    with pytest.raises(ValueError, match="sc results file"):
-        sample_records({"index": 3, "question": "Q", "gold": "1", "trace": [{"answer": "1"}]})
-
-
-def test_build_caps_wrong_samples_adds_gold_traces_and_holds_out_dev_questions():
-    results = [sc_record(f"Q{i}?", "1", ["1", "2", "3", "4"]) for i in range(10)]
-    gold_trace = lambda q: {"question": q, "steps": [Step("So 1.", answer="1").to_dict()], "answer": "1"}
-    gold = {q: gold_trace(q) for q in ["Q0?", "Q1?", "Other?", "Another?"]}
-    args = argparse.Namespace(seed=0, dev_fraction=0.2, max_wrong=2, gold_extra=1)
-    train, dev, counts = build(results, gold, args)
-    assert counts["dev_questions"] == 2 and len(dev) == 2 * 4
-    dev_q = {r["prompt"].split("\n")[1] for r in dev}
-    train_q = {r["prompt"].split("\n")[1] for r in train}
-    assert not dev_q & train_q
-    wrong = [r for r in train if r["completion"] == LABELS[1]]
-    assert len(wrong) == 8 * 2 == counts["wrong"]
-    assert counts["gold"] == sum(q in gold for q in ("Q0?", "Q1?") if f"Question: {q}" not in dev_q) + 1
-    assert counts["right"] + counts["wrong"] == len(train)
-
-
-def test_right_samples_are_kept_once_as_trace_rows_for_self_improvement():
-    from finetune.formats import trajectory_example
-
-    rec = sc_record("Q?", "72", ["72", "72", "70"])
-    rec["trace"]["samples"].append({"answer": "72", "steps": [Step("x", error=StepError("parse", "bad")).to_dict()]})
-    rows = right_trajectories([rec])
-    assert len(rows) == 1 and rows[0]["answer"] == "72" and rows[0]["stats"] == {"correct": True}
-    example = trajectory_example(rows[0], "kept.jsonl:1")
-    assert example is not None and example.completion.endswith("Final Answer: 72\n")
-
-
 def test_solve_with_samples_and_a_verifier_reports_the_weighted_votes(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
@@ -212,7 +175,7 @@ def test_a_feature_verifier_round_trips_through_json_and_prefers_whole_answers(t
 
 def test_fit_learns_what_separates_right_from_wrong_samples_on_held_out_questions():
     from agent.features import FEATURES
-    from finetune.recipes.verifier_fit import cross_validate, fit, labelled, predict
+    from examples.recipes.verifier_fit import cross_validate, fit, labelled, predict
 
     def record(i):  # right answers are whole, wrong ones fractions; the wrong one wins the majority
         q = f"Tom has {i} apples and buys 30 more. How many now?"

@@ -1,7 +1,7 @@
 """The recipe of the shipped default model: mix the built data, train a LoRA within a time budget.
 
-    python -m finetune.recipes.build_data --out data/               # the data, made by code
-    python -m finetune.recipes.shipped --data-dir data/ --out runs/shipped --budget-seconds 300
+    python -m examples.recipes.build_data --out data/               # the data, made by code
+    python -m examples.recipes.shipped --data-dir data/ --out runs/shipped --budget-seconds 300
     agent export runs/shipped/main --outtype lora --out agent/data/default-adapter.gguf
 
 On a GPU the whole recipe fits in one call of a few minutes (bf16); on a CPU give it hours
@@ -70,7 +70,7 @@ def mix(
         if (only is not None and name not in only and path.parent == data_dir) or cap == 0:
             continue
         if not path.exists():
-            raise FileNotFoundError(f"{path}: missing; build it with python -m finetune.recipes.build_data")
+            raise FileNotFoundError(f"{path}: missing; build it with python -m examples.recipes.build_data")
         rows = path.read_text(encoding="utf-8").splitlines()
         rng.shuffle(rows)
         keep = len(rows) if cap is None else min(cap, len(rows))
@@ -87,7 +87,7 @@ def judge_mix(data_dir: Path, main_mix: Path, out: Path, replay: int, seed: int)
     """The judge stage's data: every record of ``JUDGE_DATA`` and ``replay`` records of the first stage's mix."""
     path = data_dir / JUDGE_DATA
     if not path.exists():
-        raise FileNotFoundError(f"{path}: missing; build it with python -m finetune.recipes.build_data")
+        raise FileNotFoundError(f"{path}: missing; build it with python -m examples.recipes.build_data")
     rng = random.Random(seed + 1)
     judge = path.read_text(encoding="utf-8").splitlines()
     rows = main_mix.read_text(encoding="utf-8").splitlines()

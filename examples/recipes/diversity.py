@@ -5,8 +5,8 @@
 - :func:`overlap`: the share of a dev set's word n-grams that occur in the training questions
   (numbers written as ``#``), and the share of dev questions with any shared 8-gram.
 
-``python -m finetune.recipes.diversity`` prints both for the old families
-(:mod:`finetune.recipes.tool_problems`) and the varied ones (:mod:`finetune.recipes.varied_problems`)
+``python -m examples.recipes.diversity`` prints both for the old families
+(:mod:`examples.recipes.tool_problems`) and the varied ones (:mod:`examples.recipes.varied_problems`)
 against the hand-written dev set (``bench/data/offtemplate_tools.jsonl``).
 """
 
@@ -19,8 +19,8 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from finetune.recipes import tool_problems, varied_problems
-from finetune.recipes.traces import Problem
+from examples.recipes import tool_problems, varied_problems
+from examples.recipes.traces import Problem
 
 DEV = Path(__file__).resolve().parents[2] / "bench" / "data" / "offtemplate_tools.jsonl"
 _NUMBER = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")

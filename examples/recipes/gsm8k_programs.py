@@ -23,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from finetune.recipes.traces import one_line, same_number, tool_step, trace_record
+from examples.recipes.traces import one_line, same_number, tool_step, trace_record
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Build the training data of the shipped CoT model: ``python -m finetune.recipes.build_data --out data/``.
+"""Build the training data of the shipped CoT model: ``python -m examples.recipes.build_data --out data/``.
 
 Writes one JSONL file per family (ReAct trajectories or chat prompt/completion records), the
 held-out development splits (never trained on), and a README with sizes and licences. Pure
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from finetune.recipes import varied_problems
-from finetune.recipes.game24_data import (
+from examples.recipes import varied_problems
+from examples.recipes.game24_data import (
     DEV_PUZZLES,
     focus_mix,
     game24_examples,
@@ -27,12 +27,11 @@ from finetune.recipes.game24_data import (
     split_puzzles,
     value_all,
 )
-from finetune.recipes.gsm8k_pal import pal_traces
-from finetune.recipes.gsm8k_programs import DEV_ROWS, gsm8k_react, split_dev
-from finetune.recipes.gsm8k_reinstantiate import gsm8k_reinstantiated
-from finetune.recipes.numbers import template
-from finetune.recipes.tool_problems import tool_traces
-from finetune.recipes.traces import TOOLS, write_jsonl
+from examples.recipes.gsm8k_programs import DEV_ROWS, gsm8k_react, split_dev
+from examples.recipes.gsm8k_reinstantiate import gsm8k_reinstantiated
+from examples.recipes.numbers import template
+from examples.recipes.tool_problems import tool_traces
+from examples.recipes.traces import TOOLS, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,6 @@ LICENCES = (
 DESCRIPTIONS = {
     "gsm8k_react.jsonl": "GSM8K training rows as ReAct traces: one calculator call per annotated line",
     "gsm8k_reinstantiated.jsonl": "GSM8K problems re-instantiated with new numbers, recomputed step by step",
-    "gsm8k_pal.jsonl": "GSM8K training rows as one python program each (PAL): comments and named steps",
-    "gsm8k_reinstantiated_pal.jsonl": "the re-instantiated GSM8K problems as one python program each",
     "tool_use.jsonl": "synthetic tool-use problems (calculator and python), answers computed by code",
     "tool_use_varied.jsonl": "tool-use problems told many ways (frames, synonyms, fact order, distractors) and "
     "program-fallback kinds; the Thought states the plan (varied_problems.py, program_problems.py)",
@@ -95,37 +92,44 @@ def make_families(
     seed: int,
     tool_items: int,
     workers: int,
+    only: set[str] | None = None,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    """Every family's records by file name, and a note per file on how it was made."""
+    """Every family's records by file name (or the ``only`` files), and a note per file on how it was made.
+
+    Each family draws from its own seeded generator, so a file built alone is byte for byte the file of a full build.
+    """
+    want = (lambda *names: True) if only is None else (lambda *names: bool(only.intersection(names)))
     families: dict[str, list[dict[str, Any]]] = {}
     notes: dict[str, str] = {}
     t0 = time.perf_counter()
-    react, solutions, dropped = gsm8k_react(train_rows)
-    families["gsm8k_react.jsonl"] = react
-    notes["gsm8k_react.jsonl"] = f"{len(react)} of {len(train_rows)} rows; dropped: {dict(dropped)}"
-    new, why = gsm8k_reinstantiated(solutions, reinstantiate, seed)
-    families["gsm8k_reinstantiated.jsonl"] = new
-    notes["gsm8k_reinstantiated.jsonl"] = (
-        f"{why['problems with instances']} of {len(solutions)} problems gave instances (up to {reinstantiate} each)"
-    )
-    for name, traces in (("gsm8k_pal.jsonl", react), ("gsm8k_reinstantiated_pal.jsonl", new)):
-        families[name], why = pal_traces(traces)
-        notes[name] = f"{len(families[name])} of {len(traces)} traces; dropped: {dict(why)}"
+    if want("gsm8k_react.jsonl", "gsm8k_reinstantiated.jsonl"):
+        react, solutions, dropped = gsm8k_react(train_rows)
+        families["gsm8k_react.jsonl"] = react
+        notes["gsm8k_react.jsonl"] = f"{len(react)} of {len(train_rows)} rows; dropped: {dict(dropped)}"
+    if want("gsm8k_reinstantiated.jsonl"):
+        new, why = gsm8k_reinstantiated(solutions, reinstantiate, seed)
+        families["gsm8k_reinstantiated.jsonl"] = new
+        notes["gsm8k_reinstantiated.jsonl"] = (
+            f"{why['problems with instances']} of {len(solutions)} problems gave instances (up to {reinstantiate} each)"
+        )
     log.info("GSM8K families in %.1f s", time.perf_counter() - t0)
-    tools, counts = tool_traces(tool_items, seed, workers)
-    families["tool_use.jsonl"] = tools
-    notes["tool_use.jsonl"] = ", ".join(f"{k} {v}" for k, v in counts.items())
-    varied, counts = tool_traces(tool_items, seed, workers, families=varied_problems.FAMILIES)
-    families["tool_use_varied.jsonl"] = varied
-    notes["tool_use_varied.jsonl"] = ", ".join(f"{k} {v}" for k, v in counts.items())
-    by_kind, labels = game24_examples(train_puzzles, seed)
-    for kind, records in by_kind.items():
-        families[f"game24_{kind}.jsonl"] = records
-    notes["game24_value.jsonl"] = f"labels: {labels['value:sure']} sure, {labels['value:impossible']} impossible"
-    notes["game24_judge.jsonl"] = f"labels: {labels['judge:sure']} sure, {labels['judge:impossible']} impossible"
-    focus = focus_mix(train_puzzles, seed)  # the judge as a lookup over all states: repeat it (shipped.REPEAT)
-    families["game24_value_focus.jsonl"], families["game24_propose_focus.jsonl"] = focus["value"], focus["propose"]
-    families["game24_value_all.jsonl"] = value_all(train_puzzles, random.Random(seed))
+    for name, kinds in (("tool_use.jsonl", None), ("tool_use_varied.jsonl", varied_problems.FAMILIES)):
+        if want(name):
+            families[name], counts = tool_traces(tool_items, seed, workers, families=kinds)
+            notes[name] = ", ".join(f"{k} {v}" for k, v in counts.items())
+    kinds = ("propose", "answer", "judge", "value", "value_paper")
+    if want(*(f"game24_{kind}.jsonl" for kind in kinds)):
+        by_kind, labels = game24_examples(train_puzzles, seed)
+        for kind, records in by_kind.items():
+            families[f"game24_{kind}.jsonl"] = records
+        notes["game24_value.jsonl"] = f"labels: {labels['value:sure']} sure, {labels['value:impossible']} impossible"
+        notes["game24_judge.jsonl"] = f"labels: {labels['judge:sure']} sure, {labels['judge:impossible']} impossible"
+    if want("game24_value_focus.jsonl", "game24_propose_focus.jsonl"):
+        focus = focus_mix(train_puzzles, seed)  # the judge as a lookup over all states: repeat it (shipped.REPEAT)
+        families["game24_value_focus.jsonl"], families["game24_propose_focus.jsonl"] = focus["value"], focus["propose"]
+    if want("game24_value_all.jsonl"):
+        families["game24_value_all.jsonl"] = value_all(train_puzzles, random.Random(seed))
+    families = {k: v for k, v in families.items() if only is None or k in only}
     return families, notes
 
 
@@ -140,12 +144,16 @@ def build(
     workers: int = 4,
     n_dev_rows: int = DEV_ROWS,
     n_dev_puzzles: int = DEV_PUZZLES,
+    only: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Write every family under ``out``; returns ``{file: {"records", "tokens", "bytes", ...}}``.
 
     The last ``n_dev_rows`` GSM8K rows and the last ``n_dev_puzzles`` puzzles are only copied out as
-    development splits, never used for training.
+    development splits, never used for training. ``only`` (file names) builds just those families.
     """
+    unknown = sorted(set(only or ()) - set(DESCRIPTIONS))
+    if unknown:
+        raise ValueError(f"unknown family file(s) {unknown}; known: {sorted(DESCRIPTIONS)}")
     out.mkdir(parents=True, exist_ok=True)
     raw = [line for line in gsm8k.read_text(encoding="utf-8").splitlines() if line.strip()]
     train_rows, dev_rows = split_dev([json.loads(line) for line in raw], n_dev_rows)
@@ -158,7 +166,13 @@ def build(
     train_puzzles = puzzle_column(lines[0], splits["train"])
 
     families, notes = make_families(
-        train_rows, train_puzzles, reinstantiate=reinstantiate, seed=seed, tool_items=tool_items, workers=workers
+        train_rows,
+        train_puzzles,
+        reinstantiate=reinstantiate,
+        seed=seed,
+        tool_items=tool_items,
+        workers=workers,
+        only=None if only is None else set(only),
     )
     summary: dict[str, dict[str, Any]] = {}
     system_chars = _system_chars()
@@ -201,7 +215,7 @@ def write_readme(out: Path, summary: dict[str, dict[str, Any]], **settings: Any)
             "# Training data of the CoT fine-tuned default model",
             "",
             (
-                f"Made by `python -m finetune.recipes.build_data --out {out} {flags}` (no model involved; tool "
+                f"Made by `python -m examples.recipes.build_data --out {out} {flags}` (no model involved; tool "
                 "observations come from the project's own `calculator` and `python` tools)."
             ),
             "",
@@ -228,12 +242,13 @@ def write_readme(out: Path, summary: dict[str, dict[str, Any]], **settings: Any)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m finetune.recipes.build_data", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m examples.recipes.build_data", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--reinstantiate", type=int, default=20, metavar="K", help="new instances per GSM8K problem")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tool-items", type=int, default=400, help="problems per tool-use family")
     parser.add_argument("--workers", type=int, default=4, help="threads running the python sandbox")
+    parser.add_argument("--only", nargs="+", metavar="FILE", help="build only these family files (same bytes)")
     parser.add_argument("--gsm8k", type=Path, default=DATA_DIR / "gsm8k" / "train.jsonl")
     parser.add_argument("--game24", type=Path, default=DATA_DIR / "game24" / "24-dev.csv")
     args = parser.parse_args(argv)
@@ -243,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {path} not found (pass --gsm8k/--game24 or set COT_AGENT_DATA)", file=sys.stderr)
             return 2
     t0 = time.perf_counter()
+    if args.only:
+        unknown = sorted(set(args.only) - set(DESCRIPTIONS))
+        if unknown:
+            print(f"error: unknown family file(s) {unknown}; known: {sorted(DESCRIPTIONS)}", file=sys.stderr)
+            return 2
     summary = build(
         args.out,
         gsm8k=args.gsm8k,
@@ -251,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         tool_items=args.tool_items,
         workers=args.workers,
+        only=args.only,
     )
     width = max(map(len, summary))
     for name, s in summary.items():

@@ -2,17 +2,16 @@
 # The shipped model's training on a lent GPU machine, in three back-to-back calls (64 MiB a call,
 # the working tree's ~21 MB included: the embedded GGUF goes over in three parts).
 #
-#   bash finetune/recipes/device.sh prepare DATA_DIR   # here: fill .gpu/a, .gpu/b and .gpu/c (git-ignored)
-#   device run, carry [".gpu/a"]:  bash finetune/recipes/device.sh a    # wheels, data, part 1
-#   device run, carry [".gpu/b"], at once:  bash finetune/recipes/device.sh b    # part 2
+#   bash examples/recipes/device.sh prepare DATA_DIR   # here: fill .gpu/a, .gpu/b and .gpu/c (git-ignored)
+#   device run, carry [".gpu/a"]:  bash examples/recipes/device.sh a    # wheels, data, part 1
+#   device run, carry [".gpu/b"], at once:  bash examples/recipes/device.sh b    # part 2
 #   device run, carry [".gpu/c"], at once (a warm machine keeps /tmp for 30 s of idle):
-#       bash finetune/recipes/device.sh c        # part 3, join, train (finetune/recipes/shipped.py)
-#   optionally first, carry [".gpu/c"]:  bash finetune/recipes/device.sh probe   # which batch size is fastest
-#   or instead of c, carry [".gpu/c"]:  bash finetune/recipes/device.sh sample  # the shipped model's own ReAct
-#       samples on the GSM8K train questions (finetune/recipes/batch_sample.py), back as $OUT/samples.tar.xz.*:
-#       here, `cat samples.tar.xz.* | tar -xJ -C runs/bs`, then finetune/recipes/verifier_data.py (verifier records
-#       and the right trajectories for a self-improvement round); then at once `device.sh verifier` (the verifier
-#       LoRA, back in $OUT/verifier) or `EXTRA_ARGS="--extra /tmp/w/kept.jsonl" device.sh c` (a self-improvement round)
+#       bash examples/recipes/device.sh c        # part 3, join, train (examples/recipes/shipped.py)
+#   optionally first, carry [".gpu/c"]:  bash examples/recipes/device.sh probe   # which batch size is fastest
+#   or instead of c, carry [".gpu/c"]:  bash examples/recipes/device.sh sample  # the shipped model's own ReAct
+#       samples on the GSM8K train questions (examples/recipes/batch_sample.py), back as $OUT/samples.tar.xz.*:
+#       here, `cat samples.tar.xz.* | tar -xJ -C runs/bs`, then `python -m examples.recipes.verifier_fit
+#       runs/bs/shard-*.jsonl --out verifier.json` (the feature verifier; examples/recipes/rounds/verifier.json)
 #
 # Call c goes on training the shipped default adapter (agent/data/default-adapter.gguf, in the tree) with
 # SHIPPED_ARGS (default: the GSM8K-heavy round below), then the Game of 24 judge stage; each stage stops at
@@ -58,7 +57,7 @@ b)
     ;;
 probe)  # instead of c, or before it (carry .gpu/c): s/step and tokens/s at batch 32, 64, 128, grouped and packed (~4 min)
     join
-    PYTHONPATH="/tmp/site:$PWD" python3 -m finetune.recipes.gpu_probe --data /tmp/w/data/gsm8k_react.jsonl \
+    PYTHONPATH="/tmp/site:$PWD" python3 -m examples.recipes.gpu_probe --data /tmp/w/data/gsm8k_react.jsonl \
         --base /tmp/w/smol.gguf --batch-sizes ${BATCHES:-32 64 128} --packing 2>&1 | grep -v -i warn | grep -v "^finetune:" | tail -10
     ;;
 c)
@@ -66,7 +65,7 @@ c)
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
     d=/tmp/w/data
     # shellcheck disable=SC2086
-    python3 -m finetune.recipes.shipped --data-dir $d --out /tmp/w/run --base /tmp/w/smol.gguf \
+    python3 -m examples.recipes.shipped --data-dir $d --out /tmp/w/run --base /tmp/w/smol.gguf \
         --copy-to "$OUT/adapter" --copy-main-to "$OUT/main" ${SHIPPED_ARGS:---init-adapter agent/data/default-adapter.gguf \
         --cap gsm8k_reinstantiated.jsonl=9000 tool_use.jsonl=2400 game24_value_focus.jsonl=3000 \
         game24_value_paper.jsonl=0 game24_answer.jsonl=500 game24_judge.jsonl=500 \
@@ -78,26 +77,14 @@ sample)
     join
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
     xz -dc /tmp/w/gsm8k_train.jsonl.xz | head -n -500 > /tmp/w/gsm8k_train.jsonl  # the last 500: our dev split
-    python3 -m finetune.recipes.batch_sample --questions /tmp/w/gsm8k_train.jsonl --base /tmp/w/smol.gguf \
+    python3 -m examples.recipes.batch_sample --questions /tmp/w/gsm8k_train.jsonl --base /tmp/w/smol.gguf \
         --adapter agent/data/default-adapter.gguf --samples "${SAMPLES:-8}" --workers "${WORKERS:-256}" \
         --max-seconds "${SAMPLE_SECONDS:-300}" --out /tmp/w/bs 2>&1 | grep -v -i warn | tee "$OUT/log" | tail -20
     tar -C /tmp/w/bs -cJf /tmp/w/samples.tar.xz . && split -b 15M -d /tmp/w/samples.tar.xz "$OUT/samples.tar.xz."
-    # the verifier's records and the right trajectories, for the calls below (the machine keeps /tmp/w while warm)
-    python3 -m finetune.recipes.verifier_data /tmp/w/bs/shard-*.jsonl --gold /tmp/w/data/gsm8k_react.jsonl \
-        --gold-extra 2000 --out /tmp/w/ver --kept /tmp/w/kept.jsonl && cp /tmp/w/ver/summary.json "$OUT/"
     ls -la "$OUT"
     ;;
-verifier)  # after sample, at once (carry nothing more): train the verifier LoRA on /tmp/w/ver, back in $OUT/verifier
-    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
-    python3 -c 'from finetune.cli import finetune_cmd; finetune_cmd()' --data /tmp/w/ver/train.jsonl --base /tmp/w/smol.gguf --out /tmp/w/verifier \
-        --init-adapter agent/data/default-adapter.gguf --epochs "${VERIFIER_EPOCHS:-3}" --batch-size 64 --seq-len 512 \
-        --lr 2e-4 --dev-fraction 0 --eval-generations 0 --save-every 0 --max-seconds "${TRAIN_SECONDS:-240}" \
-        2>&1 | grep -v -i warn | grep -v "^finetune:" | tail -5
-    python3 -c "from pathlib import Path; from finetune.recipes.shipped import copy_adapter as c; \
-c(Path('/tmp/w/verifier/adapter'), Path('$OUT/verifier'), None)"
-    ;;
 *)
-    echo "usage: device.sh prepare DATA_DIR | a | b | probe | c | sample | verifier" >&2
+    echo "usage: device.sh prepare DATA_DIR | a | b | probe | c | sample" >&2
     exit 2
     ;;
 esac

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from finetune.recipes import numbers as nums
-from finetune.recipes.gsm8k_programs import Solution, tokenize
-from finetune.recipes.numbers import number_text
-from finetune.recipes.traces import same_number, tool_step, trace_record
+from examples.recipes import numbers as nums
+from examples.recipes.gsm8k_programs import Solution, tokenize
+from examples.recipes.numbers import number_text
+from examples.recipes.traces import same_number, tool_step, trace_record
 
 log = logging.getLogger(__name__)
 

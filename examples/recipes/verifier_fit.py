@@ -1,7 +1,7 @@
 """Fit the feature verifier (:class:`agent.verify.FeatureVerifier`) on the model's own labelled samples.
 
     agent eval gsm8k --data train_questions.jsonl --strategy sc --samples 8 --out runs/ver/samples.jsonl
-    python -m finetune.recipes.verifier_fit runs/ver/samples*.jsonl --out agent/data/verifier.json
+    python -m examples.recipes.verifier_fit runs/ver/samples*.jsonl --out agent/data/verifier.json
 
 Every sampled trajectory of the ``sc`` results (``trace.samples``) gets the features of
 :mod:`agent.features` and a label (its answer equals the gold one). A logistic regression on standardised

@@ -1,6 +1,6 @@
 """Seconds per step and tokens/s of the recipe's LoRA training at several batch sizes (a lent GPU's first minute).
 
-    python -m finetune.recipes.gpu_probe --data DATA/gsm8k_react.jsonl --base smol.gguf --batch-sizes 32 64 128
+    python -m examples.recipes.gpu_probe --data DATA/gsm8k_react.jsonl --base smol.gguf --batch-sizes 32 64 128
 
 Each size trains ``--steps`` steps of GSM8K ReAct traces (seq-len 1024, grouped by prompt, as the recipe does)
 after a short warm-up (``--packing``: also packed rows, which drop the shared-prefix saving but

@@ -30,12 +30,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from finetune.recipes.traces import raw_record
+from examples.recipes.traces import raw_record
 from search import State
 from search.tasks import fill
 from search.tasks import game24_prompts as prompts
 from search.tasks.arith import OPS, show
 from search.tasks.game24 import Game24, compose, validate
+from search.tasks.game24_rules import MOVE, legal_moves
 
 log = logging.getLogger(__name__)
 
@@ -90,21 +91,35 @@ def key(numbers: list[Fraction] | Nums) -> Nums:
     return tuple(sorted(numbers))
 
 
+@functools.cache
+def _legal_moves(numbers: Nums) -> tuple[tuple[str, Fraction, str, Fraction, Nums], ...]:
+    """Each legal move line of the task from ``numbers`` (:func:`~search.tasks.game24_rules.legal_moves`: no
+    negative differences, each distinct line once), its exact operands and the numbers it leaves (sorted)."""
+    return tuple((line, *_move_of(numbers, line)) for line in legal_moves(list(numbers)))
+
+
+def _move_of(numbers: Nums, line: str) -> tuple[Fraction, str, Fraction, Nums]:
+    """The exact (a, op, b, numbers left) that ``line`` writes: of the operands that show as written and give the
+    written result, the last pair (two numbers can show alike: 1/12 and 1/13 are both ``0.08``)."""
+    a, op, b, c = MOVE.match(line).group(1, 2, 3, 4)
+    found = None
+    for i, j in itertools.permutations(range(len(numbers)), 2):
+        x, y = numbers[i], numbers[j]
+        if show(x) == a and show(y) == b and not (op == "/" and y == 0) and show(OPS[op](x, y)) == c:
+            found = (x, op, y, key([*(n for k, n in enumerate(numbers) if k not in (i, j)), OPS[op](x, y)]))
+    if found is None:
+        raise ValueError(f"{line!r} is not a move from {numbers}")
+    return found
+
+
 def moves(numbers: Nums) -> list[tuple[Fraction, str, Fraction, Nums]]:
-    """(a, op, b, numbers left) for each legal move, as the task allows them (no negative differences)."""
-    out = []
-    for i, j in itertools.combinations(range(len(numbers)), 2):
-        a, b = max(numbers[i], numbers[j]), min(numbers[i], numbers[j])
-        rest = [x for k, x in enumerate(numbers) if k not in (i, j)]
-        for x, op, y in ((a, "+", b), (a, "*", b), (a, "-", b), (a, "/", b), (b, "/", a)):
-            if not (op == "/" and y == 0):
-                out.append((x, op, y, key([*rest, OPS[op](x, y)])))
-    return out
+    """(a, op, b, numbers left) for each legal move of the task, exact."""
+    return [(x, op, y, left) for _, x, op, y, left in _legal_moves(numbers)]
 
 
-def move_line(x: Fraction, op: str, y: Fraction, left: Nums) -> str:
-    """A move in the paper's format, exactly as the task writes it: ``13 - 9 = 4 (left: 4 4 10)``."""
-    return f"{show(x)} {op} {show(y)} = {show(OPS[op](x, y))} (left: {' '.join(show(v) for v in left)})"
+def _legal(numbers: Nums) -> list[tuple[str, Nums]]:
+    """The task's legal move lines from ``numbers`` with the exact numbers each leaves."""
+    return [(line, left) for line, *_, left in _legal_moves(numbers)]
 
 
 @functools.cache
@@ -112,12 +127,7 @@ def solvable(numbers: Nums) -> bool:
     """Whether ``numbers`` (sorted) can reach exactly 24 with legal moves."""
     if len(numbers) == 1:
         return numbers[0] == 24
-    return any(solvable(left) for *_, left in moves(numbers))
-
-
-def _legal(numbers: Nums) -> list[tuple[str, Nums]]:
-    """The legal move lines from ``numbers`` (the task's ``legal_moves``) with the exact numbers each leaves."""
-    return list({move_line(*m): m[3] for m in moves(numbers)}.items())
+    return any(solvable(left) for *_, left in _legal_moves(numbers))
 
 
 def propose_prompt(numbers: Nums) -> str:

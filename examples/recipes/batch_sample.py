@@ -1,6 +1,6 @@
-"""Sample the model's own ReAct trajectories on many questions at once (a GPU's job): verifier and self-improvement data.
+"""Sample the model's own ReAct trajectories on many questions at once (a GPU's job): the verifier's data.
 
-    python -m finetune.recipes.batch_sample --questions ../shared/data/gsm8k/train.jsonl --limit 6973 \\
+    python -m examples.recipes.batch_sample --questions ../shared/data/gsm8k/train.jsonl --limit 6973 \\
         --adapter agent/data/default-adapter.gguf --samples 8 --workers 256 --out runs/bs [--max-seconds 300]
 
 ``--workers`` threads each take every ``workers``-th question and run ``agent eval``'s ``sc`` strategy on it
@@ -11,8 +11,8 @@ go through one :class:`~agent.backends.batching.BatchingModel`, so the GPU sees 
 or a peft run's ``adapter/``) are merged into one transformers model. The transformers backend enforces no
 grammar, so the ReAct steps are parsed as written (llama.cpp's grammar is not there to keep them in form).
 
-Then ``python -m finetune.recipes.verifier_data OUT/shard-*.jsonl ... --kept kept.jsonl`` makes the verifier's
-records and the right trajectories for a self-improvement round.
+Then ``python -m examples.recipes.verifier_fit OUT/shard-*.jsonl --out verifier.json`` fits the feature verifier
+on them (the records are ``sc`` results, as ``agent eval`` writes them).
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from finetune.recipes.numbers import number_text
-from finetune.recipes.text_problems import PYTHON_FAMILIES
-from finetune.recipes.traces import Problem, run_tools, same_number, tool_step, trace_record
+from examples.recipes.numbers import number_text
+from examples.recipes.text_problems import PYTHON_FAMILIES
+from examples.recipes.traces import Problem, run_tools, same_number, tool_step, trace_record
 
 log = logging.getLogger(__name__)
 

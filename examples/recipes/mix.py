@@ -1,6 +1,6 @@
 """Write a training mix: a seeded sample of records from each of several JSONL files, shuffled together.
 
-    python -m finetune.recipes.mix --out runs/gsm/mix.jsonl data/gsm8k_react.jsonl:2500 \\
+    python -m examples.recipes.mix --out runs/gsm/mix.jsonl data/gsm8k_react.jsonl:2500 \\
         data/gsm8k_reinstantiated.jsonl:3500 data/tool_use.jsonl:200 runs/g24/mix.jsonl:300
 
 ``FILE:COUNT`` takes COUNT records of FILE at random (``FILE:all`` every one); the same seed and

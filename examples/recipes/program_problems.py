@@ -17,8 +17,8 @@ import statistics
 from collections.abc import Callable
 from fractions import Fraction
 
-from finetune.recipes.numbers import number_text
-from finetune.recipes.traces import Problem
+from examples.recipes.numbers import number_text
+from examples.recipes.traces import Problem
 
 WORDS = ("lantern", "harbour", "velvet", "orbit", "meadow", "puzzle", "glacier", "pepper", "silver", "tunnel",
          "compass", "rhythm", "saddle", "kettle", "window", "marble", "tractor", "violin", "whistle", "ginger")  # fmt: skip

@@ -1,8 +1,8 @@
 """One self-improvement round: the model answers training questions, its right trajectories train it again.
 
-    python -m finetune.recipes.self_improve --model BASE.gguf+ADAPTER.gguf --init-adapter runs/X/adapter \\
+    python -m examples.recipes.self_improve --model BASE.gguf+ADAPTER.gguf --init-adapter runs/X/adapter \\
         --questions data/gsm8k_react.jsonl --task gsm8k --limit 300 --samples 2 --out runs/self1
-    python -m finetune.recipes.self_improve ... --tool-questions 300 --seed 7   # fresh synthetic tool questions
+    python -m examples.recipes.self_improve ... --tool-questions 300 --seed 7   # fresh synthetic tool questions
 
 1. *sample*: ``agent eval`` (ReAct, temperature 0.7) on the questions, ``--samples`` times with
    different seeds; every trajectory goes to ``OUT/samples-K.jsonl`` as the harness writes it;
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def tool_questions(n: int, seed: int) -> list[dict[str, str]]:
     """``n`` fresh synthetic tool questions (question/answer rows), spread over the tool-use families."""
-    from finetune.recipes.tool_problems import FAMILIES, HELD_OUT
+    from examples.recipes.tool_problems import FAMILIES, HELD_OUT
 
     rng, rows, seen = random.Random(seed), [], set(HELD_OUT)
     makers = list(FAMILIES.values())

@@ -1,6 +1,6 @@
 """Tool problems whose wording varies as much as their numbers: the trained families, told many ways.
 
-The old families (:mod:`finetune.recipes.tool_problems`) give each operation four or five fixed
+The old families (:mod:`examples.recipes.tool_problems`) give each operation four or five fixed
 sentences, and the model learnt to pick the operation from the sentence. Here a question is put
 together from parts, so no sentence decides the operation:
 
@@ -13,7 +13,7 @@ together from parts, so no sentence decides the operation:
   expression from those names (``total = days * per_day + bonus`` in python, or the calculator),
   so the trace teaches the plan rather than the template.
 
-:data:`FAMILIES` maps each family to its maker; :mod:`finetune.recipes.diversity` counts the distinct
+:data:`FAMILIES` maps each family to its maker; :mod:`examples.recipes.diversity` counts the distinct
 frames each family produces and the n-gram overlap with a dev set (the figures in docs/RESULTS.md).
 """
 
@@ -23,9 +23,9 @@ import random
 from collections.abc import Callable
 from fractions import Fraction
 
-from finetune.recipes import program_problems
-from finetune.recipes.numbers import number_text
-from finetune.recipes.traces import Problem
+from examples.recipes import program_problems
+from examples.recipes.numbers import number_text
+from examples.recipes.traces import Problem
 
 NAMES = ("Ana", "Ben", "Chloe", "Dev", "Emeka", "Fatima", "Gus", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Marco",
          "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomas", "Uma", "Vik", "Wen", "Yara", "Zoe")  # fmt: skip

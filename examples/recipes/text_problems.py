@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable
 from fractions import Fraction
 
-from finetune.recipes.numbers import number_text
-from finetune.recipes.traces import Problem
+from examples.recipes.numbers import number_text
+from examples.recipes.traces import Problem
 
 MAX_PRIME_LIMIT = 60_000
 _WORDS = [
