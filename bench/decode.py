@@ -61,8 +61,8 @@ def main() -> None:
 
     import llama_cpp
 
-    from agent.backends.llama_batch import follow_extra_bufts_in_high_level_api
-    from agent.backends.llama_cpp import LlamaCppModel
+    from agent.core.backends.llama_batch import follow_extra_bufts_in_high_level_api
+    from agent.core.backends.llama_cpp import LlamaCppModel
 
     model = LlamaCppModel(args.model, n_ctx=args.n_ctx, n_threads=args.threads)  # probes this machine
     follow_extra_bufts_in_high_level_api()

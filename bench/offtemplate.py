@@ -8,7 +8,7 @@ question in 3-4 wordings). Prints a markdown table per model: accuracy overall, 
 families, per kind, paraphrase agreement (the share of groups whose answers all agree, and the mean
 agreement over pairs of wordings), exceptions, malformed steps and s/question. ``--base`` runs the
 embedded base GGUF without the adapter too. Answers are scored as ``agent eval qa`` scores them
-(:func:`agent.evaluate.tasks.match_answer`: numbers exactly as fractions, words case-insensitively).
+(:func:`agent.app.evaluate.tasks.match_answer`: numbers exactly as fractions, words case-insensitively).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import TextIO
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
-from agent.embedded import embedded_model_path
-from agent.evaluate.tasks import last_number, match_answer, normalize_words
-from agent.react import ReActAgent, ReActConfig
+from agent.core.embedded import embedded_model_path
+from agent.app.evaluate.tasks import last_number, match_answer, normalize_words
+from agent.core.react import ReActAgent, ReActConfig
 from bench.react_tools import malformed
 from tools import load_tools
 

@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=64)
     args = ap.parse_args()
 
-    from agent.model import load_model
+    from agent.core.load import load_model
 
     model = load_model(args.model, n_threads=args.threads)
     model.reserve(max(args.sizes))

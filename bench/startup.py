@@ -4,7 +4,7 @@ Each measure runs as a fresh process, ``--repeats`` times, interleaved (medians 
 
 1. raw llama-cpp-python: import it, load the embedded base GGUF with the shipped adapter
    (``agent/data/default-adapter.gguf``) and generate 60 tokens, greedy;
-2. ``agent solve "What is 17 * 23 + 5?"`` from this tree (``python -m agent.cli``): the time to its
+2. ``agent solve "What is 17 * 23 + 5?"`` from this tree (``python -m agent.app.cli``; ``agent.cli`` in a tree before the layers): the time to its
    first step (the first trace line on stderr), to its answer (the line on stdout) and its CPU time;
 3. with ``--baseline REF``, the same from a ``git worktree`` of REF in a temporary folder.
 
@@ -89,7 +89,8 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> Run:
 
 def solve(tree: Path, env: dict[str, str]) -> Run:
     env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))}
-    return timed([sys.executable, "-m", "agent.cli", "solve", QUESTION], tree, env)
+    cli = "agent.app.cli" if (tree / "agent" / "app" / "cli.py").exists() else "agent.cli"  # a baseline before the layers
+    return timed([sys.executable, "-m", cli, "solve", QUESTION], tree, env)
 
 
 def raw(env: dict[str, str], threads: int, n_ctx: int) -> Run:

@@ -27,8 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.model import Completion, load_model
+from agent.core.model import Completion
+
+from agent.core.load import load_model
 from search import solve
+from search.tree import save as save_tree
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "game24" / "24-dev.csv"
 
@@ -167,7 +170,7 @@ def accuracy(args) -> None:
         s = result.stats
         solved += bool(s["valid"])
         seconds += s["seconds"]
-        result.save_tree(out / f"{i:02d}-{pz.replace(' ', '_')}.html")
+        save_tree(result.tree, out / f"{i:02d}-{pz.replace(' ', '_')}.html")
         print(
             f"| {i} | {pz} | {result.answer or '-'} | {'yes' if s['valid'] else 'no'} | {s['nodes']} | "
             f"{s['model_calls']} | {s['seconds']:.1f} |",

@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.consistency import majority_vote, normalize_answer
-from agent.evaluate.report import read_results
-from agent.evaluate.strategies import sample_trajectories
-from agent.jsonl import read_jsonl
-from agent.verify import LABELS, ModelVerifier, label_odds, load_verifier, weighted_vote
+from agent.strategies.consistency import majority_vote, normalize_answer
+from agent.app.evaluate.report import read_results
+from agent.core.record import sample_trajectories
+from agent.core.jsonl import read_jsonl
+from agent.strategies.verify import LABELS, ModelVerifier, label_odds, load_verifier, weighted_vote
 
 
 def roc_auc(scored: list[tuple[float, bool]]) -> float:
@@ -52,8 +52,7 @@ def rerank(records: list[dict], spec: str) -> dict:
     t0 = time.perf_counter()
     for rec in records:
         gold = normalize_answer(rec["gold"])
-        samples = rec["trace"]["samples"]
-        answers = [s["answer"] for s in samples]
+        answers = [t.answer for t in sample_trajectories(rec)]
         right = [normalize_answer(a) == gold for a in answers]
         row["ceiling"] += any(right)
         row["majority"] += normalize_answer(majority_vote(answers)[0]) == gold
@@ -123,8 +122,8 @@ def main() -> None:
         for spec in args.verifier or ["default"]:
             score_records(args.records, spec)
         return
-    records = [r for p in args.results for r in read_results(p) if isinstance(r.get("trace"), dict)]
-    records = [r for r in records if "samples" in r["trace"] and args.variant in (None, r.get("variant"))]
+    records = [r for p in args.results for r in read_results(p) if sample_trajectories(r)]
+    records = [r for r in records if args.variant in (None, r.get("variant"))]
     records = records[: args.limit]
     if not records:
         raise SystemExit("no sc records with trace.samples in these files")

@@ -14,8 +14,9 @@ import argparse
 import re
 from dataclasses import dataclass
 
-from agent.backends.fake import ScriptedModel
+from agent.core.backends.fake import ScriptedModel
 from search import Query, State, solve
+from search.tree import save
 
 PROPOSE = """Reach the target from 1. Each move is "+1" or "*2".
 Target: 6
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--verifier", action="store_true", help="judge states with a program, not the model")
     args = parser.parse_args()
     if args.embedded:
-        from agent.model import load_model
+        from agent.core.load import load_model
 
         model = load_model(None, n_threads=1)
     else:
@@ -126,7 +127,7 @@ def main() -> None:
     print("answer:", result.answer, "| correct:", result.stats["valid"])
     print("path:", result.best_path)
     print({k: result.stats[k] for k in ("nodes", "model_calls", "evaluator", "model_only")})
-    print("tree:", result.save_tree("custom_task_tree.html"))
+    print("tree:", save(result.tree, "custom_task_tree.html"))
 
 
 if __name__ == "__main__":

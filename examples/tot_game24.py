@@ -11,9 +11,10 @@ afterwards, for the report only.
 import argparse
 import json
 
-from agent.model import load_model
+from agent.core.load import load_model
 from search import solve
 from search.tasks.game24 import validate
+from search.tree import save
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
         print("  " + step)
     print(f"answer: {result.answer}  (correct: {bool(result.answer) and validate(args.puzzle, result.answer)})")
     print(json.dumps(result.stats, indent=1))
-    print(f"tree: {result.save_tree(args.tree)}")
+    print(f"tree: {save(result.tree, args.tree)}")
 
 
 if __name__ == "__main__":

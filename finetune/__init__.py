@@ -2,10 +2,10 @@
 
 The contract:
 
-- :class:`Example` (``finetune.data``): one training example, a prompt and the assistant text
-  (the runtime's ``Trajectory.render()`` format). :func:`load_examples` reads GSM8K rows, the
-  project schema, chat messages, ``agent solve --trace`` files and ToT search trees;
-  malformed data raises :class:`DataError` naming the file and line.
+- :class:`Example` (``finetune.schema``): one training example, a prompt and the assistant text
+  (the runtime's ``Trajectory.render()`` format). :func:`load_examples` (``finetune.data``) reads
+  GSM8K rows, the project schema, chat messages, ``agent solve --trace`` files and ToT search trees;
+  malformed data raises :class:`DataError` (``finetune.errors``) naming the file and line.
 - :class:`TrainConfig` (``finetune.config``): every setting of a run, each field saying why.
 - :func:`train` (``finetune.train``) returns a :class:`TrainResult`; the run directory holds
   ``adapter/`` (LoRA) or ``model/`` (full), ``tokenizer/``, ``base.json``, ``train_log.jsonl``
@@ -24,8 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from finetune.config import TrainConfig
-from finetune.data import DataError, Example, load_examples, load_gold, save_examples
+from finetune.data import load_examples, load_gold, save_examples
+from finetune.errors import DataError, ExportError
 from finetune.modeling import merge_adapter
+from finetune.schema import Example
 from finetune.train import TrainResult, train
 
 __all__ = [
@@ -44,7 +46,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("export_model", "ExportError"):  # the exporter pulls in gguf/numpy: loaded on first use
+    if name == "export_model":  # the exporter pulls in gguf/numpy: loaded on first use
         from finetune import export
 
         return getattr(export, name)

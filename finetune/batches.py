@@ -22,7 +22,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from finetune.data import DataError, Example
+from finetune.errors import DataError
+from finetune.schema import Example
 
 log = logging.getLogger(__name__)
 

@@ -19,42 +19,119 @@ FULL_LR = 5e-5  # full fine-tuning moves pretrained weights: 4x smaller keeps th
 
 @dataclass
 class TrainConfig:
-    """What a fine-tuning run does. CLI options of ``agent finetune`` map onto these fields."""
+    """What a fine-tuning run does. The options of ``agent finetune`` are generated from the fields that carry
+    ``metadata["help"]`` (:mod:`agent.app.options`)."""
 
-    data: str = ""  # training file; its format is recognised from the fields (finetune.data.load_examples)
-    out: str = "runs/finetune"  # output dir: adapter/ or model/, tokenizer/, base.json, train_log.jsonl, checkpoints/
-    base: str | None = None  # None: the embedded SmolLM2 GGUF (dequantized); else an HF model dir or a .gguf file
-    gold: str | None = None  # question/answer rows: --trace trajectories are kept only where the answer matches
-    style: str = "react"  # how GSM8K rows are rendered: "react" (calculator calls, the runtime's format) or "chain"
-    init_adapter: str | None = None  # a peft adapter dir (a run's adapter/) or a GGUF LoRA to go on training
-    lora_r: int = 16  # LoRA rank: 16 is plenty for a format + reasoning style on a 135M model
+    data: str = field(
+        default="",
+        metadata={
+            "help": "Training file: GSM8K rows, the project schema, chat messages, run records (--trace, agent eval results) or ToT trees.",
+            "required": True,
+            "path": {"dir_okay": False},
+        },
+    )  # training file; its format is recognised from the fields (finetune.data.load_examples)
+    out: str = field(
+        default="runs/finetune",
+        metadata={"help": "Run directory to write.", "required": True, "path": {"file_okay": False}},
+    )  # output dir: adapter/ or model/, tokenizer/, base.json, train_log.jsonl, checkpoints/
+    base: str | None = field(
+        default=None, metadata={"help": "HF model dir or .gguf file. Default: the embedded SmolLM2."}
+    )  # None: the embedded SmolLM2 GGUF (dequantized); else an HF model dir or a .gguf file
+    gold: str | None = field(
+        default=None,
+        metadata={
+            "help": "question/answer rows (e.g. GSM8K): keep only --trace trajectories whose answer matches.",
+            "path": {"dir_okay": False},
+        },
+    )  # question/answer rows: --trace trajectories are kept only where the answer matches
+    style: str = field(
+        default="react",
+        metadata={
+            "help": "How GSM8K rows become examples: calculator ReAct traces or one chain-of-thought.",
+            "choices": ("react", "chain"),
+        },
+    )  # how GSM8K rows are rendered: "react" (calculator calls, the runtime's format) or "chain"
+    init_adapter: str | None = field(
+        default=None,
+        metadata={
+            "help": "Go on training this LoRA adapter (a run's adapter/ dir, or a GGUF LoRA such as the shipped default).",
+            "path": {"exists": True},
+        },
+    )  # a peft adapter dir (a run's adapter/) or a GGUF LoRA to go on training
+    lora_r: int = field(
+        default=16, metadata={"help": "LoRA rank (default 16).", "cli_default": None}
+    )  # LoRA rank: 16 is plenty for a format + reasoning style on a 135M model
     lora_alpha: int = 32  # scale alpha/r = 2, the usual choice
     lora_dropout: float = 0.0  # 0: no dropped copy of every adapted layer's input (memory, speed); 0.05 regularises
     lora_targets: str = "all-linear"  # every linear projection (q,k,v,o,gate,up,down); not the output head
-    full: bool = False  # True: train every weight (more memory, saves model/ instead of adapter/)
-    epochs: float = 1.0  # passes over the training split, when max_steps is not set
-    max_steps: int | None = None  # optimizer steps; overrides epochs (short runs, tests)
-    max_seconds: float | None = None  # stop training after this much step time and save the run (a lent GPU's limit)
-    lr: float | None = None  # None: 2e-4 with LoRA, 5e-5 for full fine-tuning
-    batch_size: int = 4  # sequences per micro-batch (rows when packing)
-    grad_accum: int = 1  # micro-batches per optimizer step: effective batch = batch_size * grad_accum * GPUs
-    seq_len: int = 1024  # longest sequence; longer examples are cut, ones with no answer left are dropped
+    full: bool = field(
+        default=False, metadata={"help": "Train every weight instead of a LoRA adapter."}
+    )  # True: train every weight (more memory, saves model/ instead of adapter/)
+    epochs: float = field(
+        default=1.0, metadata={"help": "Passes over the data (default 1).", "cli_default": None}
+    )  # passes over the training split, when max_steps is not set
+    max_steps: int | None = field(
+        default=None, metadata={"help": "Optimizer steps (instead of --epochs)."}
+    )  # optimizer steps; overrides epochs (short runs, tests)
+    max_seconds: float | None = field(
+        default=None,
+        metadata={"help": "Stop after this much training time and save the run as it is (a lent machine's limit)."},
+    )  # stop training after this much step time and save the run (a lent GPU's limit)
+    lr: float | None = field(
+        default=None, metadata={"help": "Peak learning rate (default 2e-4 LoRA, 5e-5 full)."}
+    )  # None: 2e-4 with LoRA, 5e-5 for full fine-tuning
+    batch_size: int = field(
+        default=4, metadata={"help": "Sequences per micro-batch (rows when packing)."}
+    )  # sequences per micro-batch (rows when packing)
+    grad_accum: int = field(
+        default=1, metadata={"help": "Micro-batches per optimizer step."}
+    )  # micro-batches per optimizer step: effective batch = batch_size * grad_accum * GPUs
+    seq_len: int = field(
+        default=1024, metadata={"help": "Longest sequence; longer examples are cut."}
+    )  # longest sequence; longer examples are cut, ones with no answer left are dropped
     warmup_ratio: float = 0.03  # share of steps with linearly rising LR, so Adam's moments settle first
     min_lr_ratio: float = 0.1  # cosine decays to this share of lr instead of 0: the last steps still learn
     weight_decay: float = 0.0  # LoRA weights start at zero: decay only pulls them back; try 0.01 for full
     max_grad_norm: float = 1.0  # clip gradients: one odd batch cannot wreck the run
-    seed: int = 0  # seeds LoRA init, dropout, data order: two runs with one seed give the same losses
-    eval_every: int = 0  # steps between dev evaluations; 0: only at the end
-    dev_fraction: float = 0.05  # share of the data held out for dev loss and answer accuracy (0: none)
-    eval_generations: int = 2  # dev questions answered greedily (ReAct with real tools): ~1 min each on a CPU
-    save_every: int = 100  # steps between checkpoints; 0: none (a run without checkpoints cannot resume)
+    seed: int = field(
+        default=0, metadata={"help": "Seeds LoRA init, dropout and data order."}
+    )  # seeds LoRA init, dropout, data order: two runs with one seed give the same losses
+    eval_every: int = field(
+        default=0, metadata={"help": "Steps between dev evaluations (0: end)."}
+    )  # steps between dev evaluations; 0: only at the end
+    dev_fraction: float = field(
+        default=0.05, metadata={"help": "Data held out for evaluation."}
+    )  # share of the data held out for dev loss and answer accuracy (0: none)
+    eval_generations: int = field(
+        default=2, metadata={"help": "Dev questions answered greedily."}
+    )  # dev questions answered greedily (ReAct with real tools): ~1 min each on a CPU
+    save_every: int = field(
+        default=100, metadata={"help": "Steps between checkpoints (0: none)."}
+    )  # steps between checkpoints; 0: none (a run without checkpoints cannot resume)
     keep_checkpoints: int = 2  # older checkpoints are deleted; the newest ones are enough to resume
-    resume: bool = False  # continue from the newest checkpoint in out/checkpoints, exactly
-    packing: bool = False  # several examples per row (no cross-attention): fewer pad tokens, faster
-    group_by_prompt: bool = False  # batches of examples with one prompt template, so share_prefix runs it once
+    resume: bool = field(
+        default=False, metadata={"help": "Continue exactly from the newest checkpoint in OUT/checkpoints."}
+    )  # continue from the newest checkpoint in out/checkpoints, exactly
+    packing: bool = field(
+        default=False, metadata={"help": "Pack several examples per row.", "flag": "--packing/--no-packing"}
+    )  # several examples per row (no cross-attention): fewer pad tokens, faster
+    group_by_prompt: bool = field(
+        default=False,
+        metadata={
+            "help": "Batch examples of one prompt template together, so their shared prompt runs once per batch."
+        },
+    )  # batches of examples with one prompt template, so share_prefix runs it once
     share_prefix: bool = True  # run a prompt prefix all rows share (the system prompt) once per batch, not per row
-    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
-    dtype: str = "auto"  # "auto": bf16 on a GPU that has it; on a CPU, float32 weights (bf16 autocast with AMX etc.)
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Less memory, slower."}
+    )  # recompute activations in backward: less memory, ~30% slower
+    dtype: str = field(
+        default="auto",
+        metadata={
+            "help": "Weights' dtype. auto: bf16 on a GPU that has it; on a CPU float32, with bf16 autocast where the CPU has bf16 matrix units (AMX, AVX512-BF16; AGENT_CPU_BF16=0 turns that off).",
+            "choices": ("auto", "float32", "bfloat16", "float16"),
+        },
+    )  # "auto": bf16 on a GPU that has it; on a CPU, float32 weights (bf16 autocast with AMX etc.)
     log_every: int = 1  # steps between loss log lines (train_log.jsonl and the --json losses)
     stop_after: int | None = field(default=None, repr=False)  # stop (as if killed) after this step: tests resume
 

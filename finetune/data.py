@@ -5,7 +5,7 @@ The project schema, one JSON object per line::
     {"problem": "...", "reasoning": "Thought: ...", "answer": "72", "system": "...", "tools": ["calculator"]}
 
 ``system`` and ``tools`` are optional: without ``system`` the prompt is the runtime's own ReAct
-prompt (:func:`agent.prompts.render_react_prompt`) listing ``tools``. The chat form
+prompt (:func:`agent.core.prompts.render_react_prompt`) listing ``tools``. The chat form
 ``{"messages": [{"role": ..., "content": ...}, ...]}`` trains on its last assistant message; the raw
 form ``{"prompt": "...", "completion": "..."}`` trains on the completion after the prompt text exactly
 as written, with no chat template (for prompts a program sends to ``Model.complete`` as they are,
@@ -13,95 +13,24 @@ like the Tree-of-Thoughts prompts of :mod:`search.tasks`).
 :func:`load_examples` also reads GSM8K rows, ``agent solve --trace`` files and ToT search trees
 (see :mod:`finetune.formats`), and csv/parquet files through ``datasets``.
 
-Example:
-    >>> ex = Example(problem="2+2?", reasoning="I add.", answer="4")
-    >>> ex.target()
-    'Thought: I add.\\nFinal Answer: 4\\n'
+The :class:`~finetune.schema.Example` class lives in :mod:`finetune.schema`; it and
+:class:`~finetune.errors.DataError` are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from finetune.errors import DataError
+from finetune.formats import convert_record
+from finetune.schema import STYLES, Example, Style, example_tools
 
 log = logging.getLogger(__name__)
 
-Style = Literal["react", "chain"]
-STYLES: tuple[str, ...] = ("react", "chain")
 _TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".arrow": "arrow", ".tsv": "csv"}
-
-
-class DataError(ValueError):
-    """Training data that cannot be used; the message names the file (and line) and what is wrong."""
-
-
-@dataclass(frozen=True)
-class Example:
-    """One training example: a prompt and the assistant text the model learns to write.
-
-    Attributes:
-        problem: the question (the user turn).
-        reasoning: the assistant's reasoning before the answer; ReAct lines (``Thought: ...``)
-            are kept as they are, plain text becomes one ``Thought:``.
-        answer: the final answer (also what dev-set accuracy compares against).
-        system: the system prompt; ``None`` uses the runtime's ReAct prompt with ``tools``.
-        tools: names of the tools the prompt lists.
-        messages: chat form: the prompt messages (system/user/...), used instead of the fields above.
-        completion: chat and raw forms: the assistant text verbatim, used instead of reasoning + answer.
-        raw_prompt: raw form: the prompt text as the model sees it (no chat template); the
-            completion follows it directly and ends with the end-of-sequence token.
-    """
-
-    problem: str
-    reasoning: str
-    answer: str
-    system: str | None = None
-    tools: tuple[str, ...] = ()
-    messages: tuple[dict[str, str], ...] = ()
-    completion: str | None = None
-    raw_prompt: str | None = None
-
-    def target(self) -> str:
-        """The assistant's turn, exactly as the runtime parses it (``Trajectory.render()`` format)."""
-        if self.completion is not None:
-            return self.completion
-        reasoning = self.reasoning.strip()
-        if not reasoning.startswith("Thought:"):
-            reasoning = f"Thought: {reasoning or 'I know the answer.'}"
-        return f"{reasoning}\nFinal Answer: {self.answer.strip()}\n"
-
-    def prompt_messages(self) -> list[dict[str, str]]:
-        """The chat messages before the assistant's turn."""
-        if self.messages:
-            return [dict(m) for m in self.messages]
-        from agent.prompts import render, render_react_prompt
-
-        if self.system is not None:
-            return [
-                {"role": "system", "content": self.system},
-                {"role": "user", "content": render("react_user", question=self.problem.strip())},
-            ]
-        return render_react_prompt(self.problem, _tool_objects(self.tools))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["tools"] = list(self.tools)
-        d["messages"] = list(self.messages)
-        return {k: v for k, v in d.items() if v not in (None, [], ())}
-
-
-@lru_cache(maxsize=32)
-def _tool_objects(names: tuple[str, ...]) -> list[Any]:
-    from tools import ToolNotFound, load_tools
-
-    try:
-        return load_tools(list(names))
-    except ToolNotFound as err:
-        raise DataError(f"the examples name a tool that cannot be loaded: {err}") from err
 
 
 def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -179,8 +108,6 @@ def load_examples(path: str | Path, *, style: Style = "react", gold: dict[str, s
     Raises:
         DataError: malformed lines, missing fields (named), an unknown style, or no usable example.
     """
-    from finetune.formats import convert_record
-
     if style not in STYLES:
         raise DataError(f"unknown style {style!r}: choose one of {', '.join(STYLES)}")
     records = read_records(path)
@@ -195,7 +122,7 @@ def load_examples(path: str | Path, *, style: Style = "react", gold: dict[str, s
             "(trajectories need a matching gold answer or stats.correct == true)"
         )
     for tools in {ex.tools for ex in examples if not ex.messages and ex.system is None}:
-        _tool_objects(tools)  # fail now, not mid-training, on a tool that cannot be loaded
+        example_tools(tools)  # fail now, not mid-training, on a tool that cannot be loaded
     log.info("%s: %d examples from %d records", path, len(examples), len(records))
     return examples
 
@@ -222,3 +149,16 @@ def save_examples(examples: list[Example], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(ex.to_dict(), ensure_ascii=False) + "\n" for ex in examples), encoding="utf-8")
     return path
+
+
+__all__ = [
+    "STYLES",
+    "DataError",
+    "Example",
+    "Style",
+    "load_examples",
+    "load_gold",
+    "read_jsonl",
+    "read_records",
+    "save_examples",
+]

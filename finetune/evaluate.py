@@ -1,6 +1,6 @@
 """Dev-set evaluation during training: token loss, and answer accuracy from greedy runs.
 
-Accuracy runs the real ReAct loop (:class:`agent.react.ReActAgent`, real tools) on the model in
+Accuracy runs the real ReAct loop (:class:`agent.core.react.ReActAgent`, real tools) on the model in
 memory for examples that list tools, and one greedy completion for the others.
 """
 
@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-from agent.backends.transformers_backend import TransformersModel
+from agent.core.backends.transformers_backend import TransformersModel
 from finetune.data import Example
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def answer_of(example: Example, model: Any, tokenizer: Any, max_steps: int = 4, 
     """
     wrapped = TransformersModel.from_loaded(model, tokenizer, name="training")
     if example.tools and not example.messages and example.system is None:
-        from agent.react import ReActAgent, ReActConfig
+        from agent.core.react import ReActAgent, ReActConfig
         from tools import load_tools
 
         config = ReActConfig(max_steps=max_steps, max_tokens=max_tokens, grammar=False)

@@ -12,14 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from finetune.export_source import (
-    ExportError,
-    RunSource,
-    load_hf_model,
-    load_merged_model,
-    load_tokenizer,
-    resolve_source,
-)
+from finetune.errors import ExportError
+from finetune.export_source import RunSource, load_hf_model, load_merged_model, load_tokenizer, resolve_source
 from finetune.gguf_llama import LlamaParams
 from finetune.gguf_lora import write_lora_gguf
 from finetune.gguf_vocab import read_gguf_tokenizer, tokenizer_metadata

@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from finetune.errors import ExportError
+
 logger = logging.getLogger(__name__)
 
 _MODEL_WEIGHTS = ("*.safetensors", "pytorch_model*.bin")
 _ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
-
-
-class ExportError(Exception):
-    """A user error while exporting (missing files, unsupported request); the message names the path."""
 
 
 @dataclass(frozen=True)

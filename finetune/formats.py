@@ -1,4 +1,4 @@
-"""Converters from the data we have to :class:`~finetune.data.Example`: GSM8K rows, the project
+"""Converters from the data we have to :class:`~finetune.schema.Example`: GSM8K rows, the project
 schema, chat messages, runtime ``--trace`` trajectories and ToT search trees.
 
 GSM8K answers are step-by-step solutions with calculator annotations and a last line ``#### N``::
@@ -25,8 +25,10 @@ import logging
 import re
 from typing import Any
 
-from agent.steps import Action, Step, Trajectory
-from finetune.data import DataError, Example, Style
+from agent.core.steps import Action, Step, Trajectory
+from finetune.errors import DataError
+from finetune.schema import Example, Style
+from finetune.tot import tree_examples
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,7 @@ def gsm8k_react(question: str, answer: str, where: str = "") -> Example:
 
 def answers_match(prediction: str | None, gold: str) -> bool:
     """The runtime's answer check: numbers compared exactly (``$1,000`` == ``1000``), else normalised words."""
-    from agent.evaluate.tasks import match_answer
+    from agent.core.answers import match_answer
 
     return match_answer(prediction, str(gold))
 
@@ -123,18 +125,22 @@ def eval_record_example(rec: dict[str, Any], where: str) -> Example | None:
     """An ``agent eval`` result (react or sc) as a trajectory, kept only when it was scored correct.
 
     This is the self-improvement loop: ``agent eval ... --temperature 0.7 --out mine.jsonl`` on
-    training questions, then ``agent finetune --data mine.jsonl`` trains on the right answers.
+    training questions, then ``agent finetune --data mine.jsonl`` trains on the right answers. Any run
+    record version reads (:func:`agent.core.record.read_record`); sc trains on the voted trajectory.
     """
-    trace = rec["trace"]
-    steps = trace.get("best") if isinstance(trace, dict) else trace  # sc keeps the voted trajectory as "best"
-    if rec.get("correct") is not True or not isinstance(steps, list) or not steps:
+    from agent.core.record import read_record
+
+    if rec.get("correct") is not True:
         return None
-    tools = rec.get("tools") or ["calculator", "python"]
-    question = rec.get("prompt") or rec.get("question")
-    if not isinstance(question, str):
-        raise DataError(f"{where}: an eval record needs its question")
-    traj = {"question": question, "steps": steps, "answer": rec.get("answer"), "tools": tools}
-    return trajectory_example({**traj, "stats": {"correct": True}}, where)
+    try:
+        record = read_record(rec)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DataError(f"{where}: not a run record ({err})") from err
+    if record.strategy not in ("react", "sc") or not record.steps:
+        return None
+    traj = record.trajectory()
+    traj.tools = record.tools or ["calculator", "python"]
+    return trajectory_example({**traj.to_dict(), "stats": {"correct": True}}, where)
 
 
 def messages_example(rec: dict[str, Any], where: str) -> Example:
@@ -187,8 +193,6 @@ def convert_record(
     if "prompt" in rec and "completion" in rec:
         return [raw_example(rec, where)]
     if "nodes" in rec:
-        from finetune.tot import tree_examples
-
         return tree_examples(rec, where)
     if "trace" in rec and "correct" in rec:
         ex = eval_record_example(rec, where)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finetune.export_source import ExportError
+from finetune.errors import ExportError
 
 if TYPE_CHECKING:
     import torch

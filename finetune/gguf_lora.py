@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finetune.export_source import ExportError
+from finetune.errors import ExportError
 from finetune.gguf_llama import _LAYER_NAMES, ARCH, LlamaParams, gguf_name, maybe_permute
 
 if TYPE_CHECKING:

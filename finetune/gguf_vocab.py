@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from finetune.export_source import ExportError
+from finetune.errors import ExportError
 
 logger = logging.getLogger(__name__)
 

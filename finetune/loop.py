@@ -1,4 +1,6 @@
-"""Drive a :class:`~finetune.train.Run`: resume, step with a progress bar, log, evaluate, checkpoint, save.
+"""Drive a :class:`~finetune.run.Run`: resume, step with a progress bar, log, evaluate, checkpoint, save.
+
+:func:`run_training` returns a :class:`TrainResult`.
 
 ``out/train_log.jsonl`` gets one line per logged step (``step``, ``loss``, ``lr``, ``tokens``,
 ``tokens_per_second``, ``epoch``) and one per evaluation (``step``, ``dev_loss``, ``dev_accuracy``).
@@ -10,15 +12,42 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finetune.checkpoint import clean_partial, list_checkpoints, load_checkpoint, save_checkpoint, set_rng_states
 
 if TYPE_CHECKING:
-    from finetune.train import Run, TrainResult
+    from finetune.run import Run
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a run did and left behind (``agent finetune --json`` prints :meth:`to_dict`)."""
+
+    out: str
+    steps: int  # optimizer steps done (all of them, across resumes)
+    losses: list[float]  # training loss at each logged step, from step 1
+    tokens_per_second: float  # real (non-pad) tokens trained on per second, in this process's run
+    precision: str  # what the matrix products ran in: "float32", "bfloat16", "bf16 autocast" (float32 weights)
+    seconds: float  # wall time of the training steps of this process's run
+    examples: int  # training examples (after the dev split and seq_len filtering)
+    dev_examples: int = 0
+    dev_loss: float | None = None
+    dev_accuracy: float | None = None
+    adapter: str | None = None
+    model: str | None = None
+    tokenizer: str | None = None
+    resumed_from: int | None = None
+    finished: bool = True  # False when stopped early by ``stop_after``
+    out_of_time: bool = False  # True when ``max_seconds`` ended it before its last step (saved all the same)
+    evals: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _rewrite_log(path: Path, up_to: int) -> None:
@@ -73,7 +102,7 @@ def _start(run: Run) -> int | None:
 
 def _append(run: Run, record: dict[str, Any]) -> None:
     if run.acc.is_main_process:
-        from agent.jsonl import append_jsonl
+        from agent.core.jsonl import append_jsonl
 
         append_jsonl(run.out / "train_log.jsonl", record)
 
@@ -87,7 +116,6 @@ def run_training(run: Run) -> TrainResult:
     from tqdm.auto import tqdm
 
     from finetune.modeling import trainable_state
-    from finetune.train import TrainResult
 
     cfg = run.config
     run.out.mkdir(parents=True, exist_ok=True)

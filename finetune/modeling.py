@@ -24,8 +24,8 @@ def resolve_base(base: str | None) -> tuple[Path, str | None]:
         ValueError: the path does not exist, or the embedded model is not installed.
     """
     if base is None:
-        from agent.embedded import embedded_model_path
-        from agent.model import ModelError
+        from agent.core.embedded import embedded_model_path
+        from agent.core.model import ModelError
 
         try:
             gguf = embedded_model_path()

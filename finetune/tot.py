@@ -20,7 +20,8 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from finetune.data import DataError, Example
+from finetune.errors import DataError
+from finetune.schema import Example
 
 LABELS = ("sure", "likely", "impossible")
 TEMPLATES = {

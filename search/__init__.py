@@ -1,4 +1,4 @@
-"""Tree-of-Thoughts search: the contract every task and search algorithm shares.
+"""Tree-of-Thoughts search: :func:`solve` and the contract (:mod:`search.contract`) every task and search shares.
 
 A *task* (Game of 24, GSM8K, free text, or your own) says how to start from a question,
 propose next steps with a model, apply a step, recognise a finished state and read its
@@ -8,7 +8,7 @@ grows a tree over the task with a model and an *evaluator*, and returns a frozen
 ``networkx.DiGraph``).
 
 Example:
-    >>> from agent.backends.fake import ScriptedModel
+    >>> from agent.core.backends.fake import ScriptedModel
     >>> from search import solve
     >>> move = "13 - 9 = 4 (left: 4 4 10)"
     >>> model = ScriptedModel(lambda prompt: move if prompt.endswith("steps:\\n") else " likely")
@@ -17,164 +17,18 @@ Example:
     (['13 - 9 = 4 (left: 4 4 10)'], 2)
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import networkx as nx
-
-from agent.model import Model
-
-
-@dataclass(frozen=True)
-class State:
-    """A node of the search: the question and the steps taken so far.
-
-    Attributes:
-        question: the problem as the user gave it (for Game of 24: ``"4 9 10 13"``).
-        steps: one string per step, in order; the last may be the answer line.
-    """
-
-    question: str
-    steps: tuple[str, ...] = ()
-
-    @property
-    def text(self) -> str:
-        """The state as one readable block: the question, then one line per step."""
-        return "\n".join((self.question, *self.steps))
-
-    def then(self, step: str) -> State:
-        """This state with ``step`` appended."""
-        return State(self.question, (*self.steps, step))
-
-
-@dataclass(frozen=True)
-class Query:
-    """One request to the model: a prompt and how to sample it.
-
-    The prompt puts what is shared first and the state last, so that sibling nodes share
-    their parent's prompt as a prefix and a caching backend reuses its KV cache.
-    """
-
-    prompt: str
-    stop: tuple[str, ...] = ()
-    grammar: str | None = None  # GBNF; a backend that cannot enforce one raises ModelError
-    max_tokens: int = 64
-
-
-@runtime_checkable
-class Task(Protocol):
-    """A search problem: what llm-reasoners splits into ``WorldModel`` and ``SearchConfig``."""
-
-    name: str
-    max_depth: int  # the most steps a solution takes (Game of 24: 3 moves and the answer)
-    n_generate: int  # samples of the propose prompt per expansion when the caller gives none
-
-    def initial_state(self, question: str) -> State:
-        """The root state for ``question``."""
-        ...
-
-    def propose(self, model: Model, state: State, n: int, *, temperature: float, seed: int | None) -> list[str]:
-        """Next steps from ``state``: ``n`` samples in one ``complete(n=...)`` call, malformed ones dropped."""
-        ...
-
-    def apply(self, state: State, step: str) -> State:
-        """The state after taking ``step``."""
-        ...
-
-    def is_terminal(self, state: State) -> bool:
-        """Whether ``state`` holds a final answer."""
-        ...
-
-    def answer(self, state: State) -> str | None:
-        """The final answer of a terminal state, else ``None``."""
-        ...
-
-    def value_prompt(self, state: State) -> Query:
-        """Ask the model to rate ``state`` as ``sure``/``likely``/``impossible`` (its last line)."""
-        ...
-
-    def vote_prompt(self, states: list[State]) -> Query:
-        """Ask the model which of ``states`` (numbered from 1) is most promising."""
-        ...
-
-
-@runtime_checkable
-class Validator(Protocol):
-    """What a task may offer to *score* a finished run; never used to choose among candidates."""
-
-    def validate(self, question: str, answer: str) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """An evaluator's judgement of one state: a value (higher is better) and the raw outputs behind it."""
-
-    value: float
-    outputs: tuple[str, ...] = ()
-
-
-@runtime_checkable
-class Evaluator(Protocol):
-    """Scores candidate states; implementations cache so a state is never judged twice."""
-
-    name: str
-    max_value: float  # the best possible value, to normalise rewards into [0, 1]
-
-    def evaluate(self, model: Model, task: Task, states: list[State]) -> list[Evaluation]: ...
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """How a search spends its budget. Every algorithm reads the fields it needs."""
-
-    beam: int = 5  # BFS: states kept per level (the paper's b)
-    n_generate: int | None = None  # samples of the propose prompt per expansion; None: the task's default
-    n_evaluate: int = 3  # samples per value prompt, or votes per vote prompt (the paper: 3)
-    max_depth: int | None = None  # None: the task's max_depth
-    temperature: float = 0.7  # sampling temperature for proposals and evaluations (the paper: 0.7)
-    seed: int = 0  # each model call gets seed + its call number: a run is repeatable
-    selection: str = "greedy"  # BFS: "greedy" keeps the b best; "sample" draws b in proportion to value
-    value_threshold: float = 1.0  # DFS: children valued below this are pruned (20/1/0.001 scale: 1 = one "likely")
-    max_nodes: int = 200  # DFS and MCTS: stop growing the tree after this many nodes
-    iterations: int = 10  # MCTS: select/expand/simulate/back-propagate rounds
-    exploration: float = 1.0  # MCTS: the UCT exploration weight w in Q + w * sqrt(ln N / n)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """What a search returns.
-
-    Attributes:
-        answer: the answer of the chosen terminal state, or ``None`` when none was reached.
-        best_path: the steps from the root to the chosen state.
-        tree: every node (state text, depth, value, evaluator outputs, tokens) and edge (step).
-        stats: ``nodes``, ``model_calls``, ``prompt_tokens``, ``completion_tokens``, ``seconds``,
-            ``evaluator`` (what judged the states), ``algorithm``, ``cache_hits`` and more.
-    """
-
-    answer: str | None
-    best_path: list[str]
-    tree: nx.DiGraph
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (without the tree)."""
-        return {"answer": self.answer, "best_path": list(self.best_path), "stats": dict(self.stats)}
-
-    def save_tree(self, path: str | Path) -> Path:
-        """Write the tree as ``.html`` (offline page), ``.json`` (node-link) or ``.graphml``."""
-        from search.tree import save
-
-        return save(self.tree, path)
-
-
-EvaluatorSpec = str | Evaluator | Callable[[str, State], float]
-
-from search.solve import ALGORITHMS, EVALUATORS, TASKS, solve  # last: search.solve builds on the contract above
+from search.contract import (
+    Evaluation,
+    Evaluator,
+    EvaluatorSpec,
+    Query,
+    SearchConfig,
+    SearchResult,
+    State,
+    Task,
+    Validator,
+)
+from search.solve import ALGORITHMS, EVALUATORS, TASKS, solve
 
 __all__ = [
     "ALGORITHMS",

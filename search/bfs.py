@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from search import SearchConfig, SearchResult
+from search.contract import SearchConfig, SearchResult
 from search.engine import Engine
 
 

@@ -8,7 +8,7 @@ the threshold, or when the tree holds ``max_nodes`` nodes.
 
 from __future__ import annotations
 
-from search import SearchConfig, SearchResult
+from search.contract import SearchConfig, SearchResult
 from search.engine import Engine
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import time
 
-from search import Evaluator, SearchConfig, SearchResult, Task
+from search.contract import Evaluator, SearchConfig, SearchResult, Task
 from search.meter import MeteredModel
 from search.tree import SearchTree
 

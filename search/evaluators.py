@@ -20,8 +20,8 @@ import re
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from agent.model import Model, ModelError
-from search import Evaluation, Evaluator, Query, State, Task
+from agent.core.model import Model, ModelError
+from search.contract import Evaluation, Evaluator, Query, State, Task
 from search.meter import ask
 
 VALUE_WEIGHTS = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}  # the paper's (ad hoc) weights

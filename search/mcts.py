@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from search import SearchConfig, SearchResult
+from search.contract import SearchConfig, SearchResult
 from search.engine import Engine
 
 

@@ -10,8 +10,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from agent.model import Completion, Model, ModelError
-from search import Query
+from agent.core.model import Completion, Model, ModelError
+from search.contract import Query
 
 log = logging.getLogger(__name__)
 SEED_STRIDE = 1000  # more than the samples any one call draws
@@ -45,7 +45,7 @@ class MeteredModel:
     """Forwards to ``model`` and adds up calls, samples, tokens and seconds.
 
     Args:
-        model: any :class:`agent.model.Model`.
+        model: any :class:`agent.core.model.Model`.
         seed: the base seed; call ``i`` (from 0) samples with ``seed + SEED_STRIDE * i`` unless
             given one (a backend draws sample ``j`` of a call with ``seed + j``: the stride keeps
             the samples of different calls on different seeds).

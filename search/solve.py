@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from agent.model import Model
-from search import SearchConfig, SearchResult, Task
+from agent.core.model import Model
 from search.bfs import BFS
+from search.contract import SearchConfig, SearchResult, Task
 from search.dfs import DFS
 from search.engine import Engine
 from search.evaluators import make_evaluator
@@ -108,7 +108,7 @@ def solve(
     )
     search = ALGORITHMS[algorithm](config)
     if model is None:
-        from agent.model import load_model
+        from agent.core.load import load_model
 
         model = load_model()
     metered = MeteredModel(model, seed)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from agent.text import dumps
-from search import Evaluation, State
+from agent.core.text import dumps
+from search.contract import Evaluation, State
 
 _DEFAULTS = {
     "state": "",

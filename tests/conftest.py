@@ -37,7 +37,7 @@ def llama_cpp_fits_this_machine(tmp_path_factory):
     path = embedded_gguf()
     if path is None or importlib.util.find_spec("llama_cpp") is None:
         return
-    from agent.backends import llama_batch
+    from agent.core.backends import llama_batch
 
     llama_batch.probe_gguf(path, None)
     llama_batch.follow_extra_bufts_in_high_level_api()

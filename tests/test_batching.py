@@ -5,11 +5,11 @@ import threading
 
 import pytest
 
-from agent.backends.batching import BatchingModel
-from agent.backends.fake import ScriptedModel
-from agent.evaluate import get_task
-from agent.evaluate.report import read_results
-from agent.model import ModelError
+from agent.core.backends.batching import BatchingModel
+from agent.core.backends.fake import ScriptedModel
+from agent.app.evaluate import get_task
+from agent.app.evaluate.report import read_results
+from agent.core.model import ModelError
 from examples.recipes.batch_sample import sample_shards
 
 
@@ -90,12 +90,12 @@ def test_batch_sampling_runs_sc_on_every_question_in_worker_threads(tmp_path):
         paths = sample_shards(model, task.load(data), task, args)
     records = [r for p in paths for r in read_results(p)]
     assert len(paths) == 2 and sorted(r["index"] for r in records) == [0, 1, 2, 3, 4]
-    assert all(r["correct"] and len(r["trace"]["samples"]) == 3 for r in records)
+    assert all(r["correct"] and len(r["samples"]) == 3 for r in records)
 
 
 def test_transformers_batch_completion_matches_one_at_a_time(tiny_model):
     pytest.importorskip("transformers")
-    from agent.backends.transformers_backend import TransformersModel
+    from agent.core.backends.transformers_backend import TransformersModel
 
     model = TransformersModel(str(tiny_model), device="cpu")
     prompts = ["Hello there", "A much longer prompt than the first one, padded on the left"]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 def solve_json(*args: str) -> dict:
     """``agent solve ARGS --json`` in a fresh process: exit 0, the JSON it prints."""
     p = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "solve", *args, "--json"],
+        [sys.executable, "-m", "agent.app.cli", "solve", *args, "--json"],
         check=False,
         capture_output=True,
         text=True,
@@ -24,11 +24,11 @@ def solve_json(*args: str) -> dict:
 
 
 def test_agent_help_is_instant_and_imports_no_torch():
-    code = "import sys; from agent.cli import cli; print('torch' in sys.modules, 'llama_cpp' in sys.modules)"
+    code = "import sys; from agent.app.cli import cli; print('torch' in sys.modules, 'llama_cpp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "agent.cli", "--help"], capture_output=True, check=True)
+    subprocess.run([sys.executable, "-m", "agent.app.cli", "--help"], capture_output=True, check=True)
     assert time.perf_counter() - t < 2.0
 
 
@@ -56,7 +56,7 @@ def test_solve_json_on_the_embedded_model(smollm_gguf, tmp_path):
 
 def test_the_shipped_default_model_uses_its_tools_and_gets_it_right():
     """The fine-tuned adapter in agent/data is applied by default and answers a tool question (greedy)."""
-    from agent.embedded import default_adapter_path
+    from agent.core.embedded import default_adapter_path
 
     assert default_adapter_path() is not None, "agent/data/default-adapter.gguf ships with the package"
     out = solve_json("Compute 3 raised to the power 23.")

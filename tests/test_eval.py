@@ -7,15 +7,16 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
-from agent.backends.fake import ScriptedModel
-from agent.evaluate import EvalConfig, get_task, run_eval
-from agent.evaluate.cli import eval_cmd
-from agent.evaluate.faithfulness import check_chain
-from agent.evaluate.report import group_results
-from agent.evaluate.strategies import cot_answer
-from agent.evaluate.tasks import match_answer, validate_game24
-from agent.jsonl import read_jsonl
-from agent.model import Completion
+from agent.core.backends.fake import ScriptedModel
+from agent.app.evaluate import get_task, run_eval
+from agent.strategies.config import StrategyConfig
+from agent.app.evaluate.cli import eval_cmd
+from agent.app.evaluate.faithfulness import check_chain
+from agent.app.evaluate.report import group_results
+from agent.strategies.programs import cot_answer
+from agent.app.evaluate.tasks import match_answer, validate_game24
+from agent.core.jsonl import read_jsonl
+from agent.core.model import Completion
 from tools.base import tool
 
 
@@ -68,7 +69,7 @@ def gsm8k_file(tmp_path):
 def run_gsm8k(path, out, replies, limit=None, strategy="react", **cfg):
     task = get_task("gsm8k")
     model = ScriptedModel(replies)
-    summary = run_eval(task, task.load(path)[:limit], model, EvalConfig(strategy, **cfg), out, tools=[calculator])
+    summary = run_eval(task, task.load(path)[:limit], model, StrategyConfig(strategy, **cfg), out, tools=[calculator])
     return summary, model
 
 
@@ -78,8 +79,8 @@ def test_gsm8k_react_scores_and_writes_one_line_per_item(gsm8k_file, tmp_path):
     records = list(read_jsonl(out))
     assert [r["correct"] for r in records] == [True, False, True]
     assert [r["gold"] for r in records] == ["72", "60", "1000"]
-    assert [r["steps"] for r in records] == [2, 1, 1] and len(model.calls) == 4
-    assert records[0]["trace"][0]["observation"] == "72.0"
+    assert [r["n_steps"] for r in records] == [2, 1, 1] and len(model.calls) == 4
+    assert records[0]["steps"][0]["observation"] == "72.0"
     assert all(r["strategy"] == "react" and r["model"] == "scripted" and r["task"] == "gsm8k" for r in records)
     assert summary.n == 3 and summary.correct == 2 and summary.extra == {"skipped": 0}
     assert summary.tokens_per_item == pytest.approx(sum(r["tokens"] for r in records) / 3)
@@ -186,7 +187,7 @@ def test_self_consistency_votes_over_samples(gsm8k_file, tmp_path):
     summary, model = run_gsm8k(gsm8k_file, tmp_path / "sc.jsonl", replies, limit=1, strategy="sc", samples=3)
     record = next(read_jsonl(tmp_path / "sc.jsonl"))
     assert model.calls[0]["n"] == 3 and model.calls[0]["temperature"] == 0.7
-    assert record["correct"] and record["trace"]["votes"] == {"72": 2, "70": 1}
+    assert record["correct"] and record["votes"] == {"72": 2, "70": 1}
     assert summary.tokens_per_item == sum(model.count_tokens(r) for r in replies)
 
 
@@ -206,15 +207,20 @@ class SeededModel(ScriptedModel):
         return Completion(texts, 1, sum(len(t.split()) for t in texts), 0.0, None, ["stop"] * n)
 
 
+def untimed(samples):
+    """Samples without their wall times (a busy machine makes a step take a few milliseconds)."""
+    return [{**s, "steps": [{k: v for k, v in step.items() if k != "seconds"} for step in s["steps"]]} for s in samples]
+
+
 def test_a_bigger_sc_run_grows_the_earlier_one_and_draws_the_same_samples(gsm8k_file, tmp_path):
     task = get_task("gsm8k")
     items = task.load(gsm8k_file)[:2]
     whole = tmp_path / "whole.jsonl"
-    run_eval(task, items, SeededModel(), EvalConfig("sc", samples=6), whole, tools=[calculator])
+    run_eval(task, items, SeededModel(), StrategyConfig("sc", samples=6), whole, tools=[calculator])
     grown = tmp_path / "grown.jsonl"
-    run_eval(task, items, SeededModel(), EvalConfig("sc", samples=4), grown, tools=[calculator])
+    run_eval(task, items, SeededModel(), StrategyConfig("sc", samples=4), grown, tools=[calculator])
     model = SeededModel()
-    summary = run_eval(task, items, model, EvalConfig("sc", samples=6), grown, tools=[calculator])
+    summary = run_eval(task, items, model, StrategyConfig("sc", samples=6), grown, tools=[calculator])
     # only the two new samples of each item are drawn: one first-step call of n=2 seeded past the first 4
     firsts = [c for c in model.calls if "Observation:" not in c["prompt"].rsplit("Question:", 1)[-1]]
     assert [(c["n"], c["seed"]) for c in firsts] == [(2, 4), (2, 5)]
@@ -222,14 +228,14 @@ def test_a_bigger_sc_run_grows_the_earlier_one_and_draws_the_same_samples(gsm8k_
     got = [r for r in read_jsonl(grown) if r["variant"] == "sc(samples=6)"]
     assert len(got) == 2 and summary.n == 2
     for r in got:
-        assert r["trace"]["reused"] == 4
-        assert r["trace"]["samples"] == want[r["index"]]["trace"]["samples"]
+        assert r["stats"]["reused"] == 4
+        assert untimed(r["samples"]) == untimed(want[r["index"]]["samples"])
         assert r["answer"] == want[r["index"]]["answer"]
     # another seed is another run: nothing is skipped or reused
     model = SeededModel()
-    run_eval(task, items, model, EvalConfig("sc", samples=4, seed=1), grown, tools=[calculator])
+    run_eval(task, items, model, StrategyConfig("sc", samples=4, seed=1), grown, tools=[calculator])
     assert [(c["n"], c["seed"]) for c in model.calls if c["n"] > 1] == [(4, 1), (4, 2)]
-    assert not any("reused" in r["trace"] for r in read_jsonl(grown) if r["seed"] == 1)
+    assert not any("reused" in r["stats"] for r in read_jsonl(grown) if r["seed"] == 1)
 
 
 def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
@@ -256,7 +262,7 @@ def test_tot_strategy_calls_search_solve(tmp_path, monkeypatch):
     csv_file = tmp_path / "24.csv"
     csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n2,1 1 1 1,9.9\n")
     task = get_task("game24")
-    config = EvalConfig("tot", beam=3, n_generate=16)
+    config = StrategyConfig("tot", beam=3, n_generate=16)
     summary = run_eval(task, task.load(csv_file), ScriptedModel([]), config, tmp_path / "o.jsonl")
     assert seen[0] == ("4 6 4 8", "game24", "bfs", None, 3, 0, 16) and seen[1][-2] == 1  # None: the task's
     assert (summary.n, summary.correct, summary.tokens_per_item) == (2, 1, 40)  # 1 1 1 1: same answer, invalid
@@ -301,8 +307,8 @@ def test_tot_proposer_reaches_the_game24_task(tmp_path, monkeypatch):
     csv_file = tmp_path / "24.csv"
     csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n")
     task = get_task("game24")
-    run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot", proposer="rules"), tmp_path / "o.jsonl")
-    run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot"), tmp_path / "p.jsonl")
+    run_eval(task, task.load(csv_file), ScriptedModel([]), StrategyConfig("tot", proposer="rules"), tmp_path / "o.jsonl")
+    run_eval(task, task.load(csv_file), ScriptedModel([]), StrategyConfig("tot"), tmp_path / "p.jsonl")
     assert seen == [{"propose_by": "rules"}, {}]
     data = tmp_path / "qa.jsonl"
     data.write_text('{"question": "2+2?", "answer": 4}\n')
@@ -312,7 +318,7 @@ def test_tot_proposer_reaches_the_game24_task(tmp_path, monkeypatch):
 
 
 def test_cli_missing_data_file_is_one_clear_line(tmp_path):
-    from agent.cli import cli
+    from agent.app.cli import cli
 
     result = CliRunner().invoke(cli, ["eval", "gsm8k", "--data", str(tmp_path / "nope.jsonl")])
     assert result.exit_code != 0
@@ -345,8 +351,8 @@ def test_report_writes_markdown_and_png(gsm8k_file, tmp_path):
 def test_correct_eval_trajectories_become_training_examples(gsm8k_file, tmp_path):
     """Self-improvement: `agent finetune --data RESULTS.jsonl` trains on the right answers only, in the
     exact text the runtime wrote (the same system prompt, tools and steps)."""
-    from agent.prompts import render_react_prompt
-    from agent.steps import Step, Trajectory
+    from agent.core.prompts import render_react_prompt
+    from agent.core.steps import Step, Trajectory
     from finetune.data import load_examples
 
     out = tmp_path / "res.jsonl"
@@ -355,7 +361,7 @@ def test_correct_eval_trajectories_become_training_examples(gsm8k_file, tmp_path
     examples = load_examples(out)
     assert [ex.problem for ex in examples] == [records[0]["question"], records[2]["question"]]  # item 1 was wrong
     first = examples[0]
-    steps = [Step.from_dict(s) for s in records[0]["trace"]]
+    steps = [Step.from_dict(s) for s in records[0]["steps"]]
     assert first.completion == Trajectory(records[0]["question"], steps, "72").render()
     assert "Observation: 72.0" in first.completion and first.completion.endswith("Final Answer: 72\n")
     assert first.tools == ("calculator",)
@@ -365,12 +371,12 @@ def test_correct_eval_trajectories_become_training_examples(gsm8k_file, tmp_path
 
 
 def test_options_are_part_of_a_run_so_reports_and_reruns_keep_them_apart(tmp_path, monkeypatch):
-    assert EvalConfig("tot").variant == "tot"
-    assert EvalConfig("tot", evaluator="logprob", n_generate=16).variant == "tot(logprob, n_generate=16)"
-    assert EvalConfig("sc", samples=10).variant == "sc(samples=10)"
-    assert EvalConfig("tot", proposer="rules").variant == "tot(proposer=rules)"
+    assert StrategyConfig("tot").variant == "tot"
+    assert StrategyConfig("tot", evaluator="logprob", n_generate=16).variant == "tot(logprob, n_generate=16)"
+    assert StrategyConfig("sc", samples=10).variant == "sc(samples=10)"
+    assert StrategyConfig("tot", proposer="rules").variant == "tot(proposer=rules)"
     with pytest.raises(ValueError, match="proposer"):
-        EvalConfig("tot", proposer="solver")
+        StrategyConfig("tot", proposer="solver")
     import search
 
     def solve(question, task, model, algorithm, evaluator, beam, seed, n_generate=None, **kwargs):
@@ -382,11 +388,11 @@ def test_options_are_part_of_a_run_so_reports_and_reruns_keep_them_apart(tmp_pat
     csv_file = tmp_path / "24.csv"
     csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n")
     task, out = get_task("game24"), tmp_path / "o.jsonl"
-    plain = run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot"), out)
-    tuned = EvalConfig("tot", evaluator="logprob", n_generate=16)
+    plain = run_eval(task, task.load(csv_file), ScriptedModel([]), StrategyConfig("tot"), out)
+    tuned = StrategyConfig("tot", evaluator="logprob", n_generate=16)
     other = run_eval(task, task.load(csv_file), ScriptedModel([]), tuned, out)  # same file: not skipped as done
     assert (plain.correct, other.correct) == (0, 1) and other.extra.get("skipped", 0) == 0
-    reseeded = run_eval(task, task.load(csv_file), ScriptedModel([]), EvalConfig("tot", seed=3), out)
+    reseeded = run_eval(task, task.load(csv_file), ScriptedModel([]), StrategyConfig("tot", seed=3), out)
     assert reseeded.extra.get("skipped", 0) == 0  # another seed is another run
     rows = {s.strategy: s.correct for s in group_results([out])}
     assert rows == {"tot": 0, "tot(logprob, n_generate=16)": 1, "tot seed=3": 0}
@@ -414,26 +420,26 @@ class BatchedReplies(ScriptedModel):
 def test_parallel_items_share_batches_and_score_as_one_at_a_time(gsm8k_file, tmp_path):
     task = get_task("gsm8k")
     items = task.load(gsm8k_file)
-    one = run_eval(task, items, BatchedReplies(), EvalConfig("react"), tmp_path / "one.jsonl", tools=[calculator])
+    one = run_eval(task, items, BatchedReplies(), StrategyConfig("react"), tmp_path / "one.jsonl", tools=[calculator])
     model = BatchedReplies()
-    three = run_eval(task, items, model, EvalConfig("react"), tmp_path / "par.jsonl", tools=[calculator], parallel=3)
+    three = run_eval(task, items, model, StrategyConfig("react"), tmp_path / "par.jsonl", tools=[calculator], parallel=3)
     assert (three.n, three.correct) == (one.n, one.correct) == (3, 2)
     records = sorted(read_jsonl(tmp_path / "par.jsonl"), key=lambda r: r["index"])
-    assert [r["correct"] for r in records] == [True, False, True] and [r["steps"] for r in records] == [2, 1, 1]
+    assert [r["correct"] for r in records] == [True, False, True] and [r["n_steps"] for r in records] == [2, 1, 1]
     assert max(model.batches) > 1 and sum(model.batches) == 4  # some calls went out together, none twice
     assert all(call["grammar"] for call in model.calls)  # the ReAct grammar travels through the batch
-    again = run_eval(task, items, model, EvalConfig("react"), tmp_path / "par.jsonl", tools=[calculator], parallel=3)
+    again = run_eval(task, items, model, StrategyConfig("react"), tmp_path / "par.jsonl", tools=[calculator], parallel=3)
     assert three.extra["parallel"] == 3 and three.extra["wall_seconds_per_item"] >= 0
     assert again.extra == {"skipped": 3} and sum(model.batches) == 4  # a rerun skips them all
 
 
-@pytest.mark.parametrize("config", [EvalConfig("sc"), EvalConfig("react", temperature=0.7), EvalConfig("tot")])
+@pytest.mark.parametrize("config", [StrategyConfig("sc"), StrategyConfig("react", temperature=0.7), StrategyConfig("tot")])
 def test_parallel_refuses_sampled_and_searching_strategies(config, gsm8k_file, tmp_path):
     task = get_task("gsm8k")
     with pytest.raises(ValueError, match="--parallel runs greedy"):
         run_eval(task, task.load(gsm8k_file), BatchedReplies(), config, tmp_path / "o.jsonl", parallel=2)
     with pytest.raises(ValueError, match="batches prompts"):
-        run_eval(task, task.load(gsm8k_file), ScriptedModel([]), EvalConfig("react"), tmp_path / "o.jsonl", parallel=2)
+        run_eval(task, task.load(gsm8k_file), ScriptedModel([]), StrategyConfig("react"), tmp_path / "o.jsonl", parallel=2)
 
 
 def test_cli_parallel_is_refused_for_sampling_before_a_model_loads(gsm8k_file):

@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from agent.backends.fake import ScriptedModel
+from agent.core.backends.fake import ScriptedModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

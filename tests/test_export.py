@@ -38,7 +38,7 @@ class Tiny:
 
 
 def smollm2_gguf() -> Path:
-    from agent.embedded import embedded_model_path
+    from agent.core.embedded import embedded_model_path
 
     return embedded_model_path()
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agent.steps import Trajectory
+from agent.core.steps import Trajectory
 from finetune.data import DataError, Example, load_examples, load_gold, save_examples
 from finetune.formats import gsm8k_chain, gsm8k_react
 from tools import get_tool
@@ -53,7 +53,7 @@ def test_gsm8k_react_has_one_calculator_call_per_annotation_with_true_observatio
 
 
 def test_gsm8k_react_parses_back_as_a_trajectory_the_runtime_renders_identically():
-    from agent.parse import parse_step
+    from agent.core.parse import parse_step
 
     ex = gsm8k_react(NATALIA["question"], NATALIA["answer"])
     chunks = ex.target().split("Observation: ")

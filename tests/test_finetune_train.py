@@ -259,7 +259,7 @@ def test_merge_adapter_gives_the_trained_model(tiny_model, data, tmp_path):
 
 
 def test_cli_json_summary_is_the_last_line(tiny_model, data, tmp_path):
-    from finetune.cli import finetune_cmd
+    from agent.app.train_cli import finetune_cmd
 
     args = [
         "--data",
@@ -286,7 +286,7 @@ def test_cli_json_summary_is_the_last_line(tiny_model, data, tmp_path):
 
 
 def test_cli_user_errors_are_one_line_without_traceback(tmp_path):
-    from finetune.cli import finetune_cmd
+    from agent.app.train_cli import finetune_cmd
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "a", "answer": "b #### 1"}\n{"question": "c", "answer": "d #### 2"}\n{not json\n')
@@ -299,12 +299,12 @@ def test_cli_user_errors_are_one_line_without_traceback(tmp_path):
 
 
 def test_module_import_does_not_import_torch():
-    code = "import sys, finetune, finetune.cli; print(any(m.split('.')[0] == 'torch' for m in sys.modules))"
+    code = "import sys, finetune, agent.app.train_cli; print(any(m.split('.')[0] == 'torch' for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
 
 
-CLI = "from finetune.cli import finetune_cmd; finetune_cmd()"
+CLI = "from agent.app.train_cli import finetune_cmd; finetune_cmd()"
 
 
 @pytest.mark.slow
@@ -444,7 +444,7 @@ def test_a_checkpoint_exports_as_the_run_it_would_finish_as(tiny_model, data, tm
     from safetensors.torch import load_file
 
     from finetune.checkpoint import snapshot_run
-    from finetune.cli import export_cmd
+    from agent.app.train_cli import export_cmd
 
     done = train(config(tiny_model, data, tmp_path / "run", max_steps=3, save_every=3))
     snap = snapshot_run(tmp_path / "run", tmp_path / "snap", step=3)

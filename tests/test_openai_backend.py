@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from agent.backends.openai_http import OpenAIModel
-from agent.model import ModelError
+from agent.core.backends.openai_http import OpenAIModel
+from agent.core.model import ModelError
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ def server(smollm_gguf):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    from agent.backends.llama_batch import ExtraBufts
+    from agent.core.backends.llama_batch import ExtraBufts
 
     # the server's own Llama follows what the session's probe found (a machine whose AMX crashes llama.cpp)
     env = {**os.environ, "AGENT_LLAMA_EXTRA_BUFTS": "1" if ExtraBufts.enabled() else "0"}
@@ -32,7 +32,7 @@ def server(smollm_gguf):
             sys.executable,
             "-c",
             (
-                "import runpy; from agent.backends.llama_batch import follow_extra_bufts_in_high_level_api as f; "
+                "import runpy; from agent.core.backends.llama_batch import follow_extra_bufts_in_high_level_api as f; "
                 "f(); runpy.run_module('llama_cpp.server', run_name='__main__')"
             ),
             "--model",
@@ -85,7 +85,7 @@ def test_grammar_is_enforced_by_the_server(server):
 
 
 def test_react_step_through_the_server(server):
-    from agent.react import ReActAgent, ReActConfig
+    from agent.core.react import ReActAgent, ReActConfig
     from tools.base import load_tools
 
     agent = ReActAgent(OpenAIModel(server), load_tools("calculator"), ReActConfig(max_steps=2))

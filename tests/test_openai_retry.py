@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from agent.backends.openai_http import OpenAIModel
-from agent.model import ModelError
+from agent.core.backends.openai_http import OpenAIModel
+from agent.core.model import ModelError
 
 ANSWER = {
     "id": "cmpl-1",

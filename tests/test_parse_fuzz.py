@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.backends.fake import ScriptedModel
-from agent.parse import Parsed, parse_step
-from agent.react import ReActAgent, ReActConfig
-from agent.steps import StepError
+from agent.core.backends.fake import ScriptedModel
+from agent.core.parse import Parsed, parse_step
+from agent.core.react import ReActAgent, ReActConfig
+from agent.core.steps import StepError
 from tools import ToolError, load_tools, tool
 
 FUZZ = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from agent.backends.fake import ScriptedModel
-from agent.consistency import majority_vote, normalize_answer, self_consistency
-from agent.errors import UserError
-from agent.grammar import react_grammar
-from agent.parse import parse_step
-from agent.react import ReActAgent, ReActConfig
-from agent.steps import Trajectory
+from agent.core.backends.fake import ScriptedModel
+from agent.strategies.consistency import majority_vote, normalize_answer, self_consistency
+from agent.core.errors import UserError
+from agent.core.grammar import react_grammar
+from agent.core.parse import parse_step
+from agent.core.react import ReActAgent, ReActConfig
+from agent.core.steps import Trajectory
 from tools.base import ToolError, tool
 
 

@@ -10,8 +10,8 @@ from fractions import Fraction
 
 import pytest
 
-from agent.backends.fake import ScriptedModel
-from agent.steps import Trajectory
+from agent.core.backends.fake import ScriptedModel
+from agent.core.steps import Trajectory
 from examples.recipes import game24_data as g24
 from examples.recipes import text_problems, tool_problems
 from examples.recipes.build_data import build

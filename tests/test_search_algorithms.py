@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from agent.backends.fake import ScriptedModel
+from agent.core.backends.fake import ScriptedModel
 from search import Query, SearchResult, State, Task, solve
 from search.tasks.game24 import compose, legal_moves, puzzle_numbers, validate
 

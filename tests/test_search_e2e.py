@@ -4,6 +4,7 @@ import pytest
 
 from search import solve
 from search.tasks.game24 import Game24, parse_move, puzzle_numbers
+from search.tree import save
 
 
 @pytest.fixture(scope="module")
@@ -11,7 +12,9 @@ def embedded_model():
     try:
         import llama_cpp  # noqa: F401
 
-        from agent.model import ModelError, load_model
+        from agent.core.model import ModelError
+
+        from agent.core.load import load_model
     except ImportError as err:
         pytest.skip(f"the llama.cpp backend cannot be imported: {err}")
     try:
@@ -41,7 +44,7 @@ def test_tot_bfs_on_the_embedded_model(embedded_model, tmp_path):
         assert parse_move(task.numbers(_state(g, parent)), step) is not None, step
     assert all(g.nodes[n]["judged"] for n in g.nodes if n != 0)
     assert len(result.best_path) == 2
-    page = result.save_tree(tmp_path / "tree.html").read_text()
+    page = save(result.tree, tmp_path / "tree.html").read_text()
     assert result.best_path[0] in page
 
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from agent.backends.fake import ScriptedModel
-from agent.model import Completion, ModelError
+from agent.core.backends.fake import ScriptedModel
+from agent.core.model import Completion, ModelError
 from search import Evaluator, State, solve
 from search.evaluators import (
     LearnedScorer,

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from agent.backends.fake import ScriptedModel
+from agent.core.backends.fake import ScriptedModel
 from search import State
 from search.tasks.arith import evaluate
 from search.tasks.game24 import Game24, compose, legal_moves, parse_move, validate

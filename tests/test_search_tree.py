@@ -7,7 +7,7 @@ import re
 import networkx as nx
 import pytest
 
-from agent.backends.fake import ScriptedModel
+from agent.core.backends.fake import ScriptedModel
 from search import solve
 from search.tasks.game24 import legal_moves, puzzle_numbers
 from search.tree import from_json, read_graphml, save, to_json
@@ -62,7 +62,7 @@ def test_tree_nodes_carry_state_depth_value_and_evaluations(result):
 
 def test_json_export_reloads_into_an_equal_graph(result, tmp_path):
     assert_same_graph(result.tree, from_json(to_json(result.tree)))
-    path = result.save_tree(tmp_path / "tree.json")
+    path = save(result.tree, tmp_path / "tree.json")
     assert_same_graph(result.tree, from_json(path.read_text()))
 
 
@@ -72,7 +72,7 @@ def test_graphml_export_reloads_into_an_equal_graph(result, tmp_path):
 
 
 def test_html_page_is_self_contained_and_shows_the_states(result, tmp_path):
-    path = result.save_tree(tmp_path / "tree.html")
+    path = save(result.tree, tmp_path / "tree.html")
     page = path.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)\s*=", page, re.IGNORECASE)
@@ -88,10 +88,10 @@ def test_html_escapes_model_text(tmp_path):
     res = solve(
         "What is <this>?", task="generic", model=model, beam=1, n_generate=1, max_depth=2, evaluator=lambda q, s: 1.0
     )
-    page = res.save_tree(tmp_path / "t.html").read_text()
+    page = save(res.tree, tmp_path / "t.html").read_text()
     assert "</script><b>" not in page and "<i>y</i>" not in page.split("<script")[0]
 
 
 def test_save_refuses_unknown_formats(result, tmp_path):
     with pytest.raises(ValueError, match="html"):
-        result.save_tree(tmp_path / "tree.png")
+        save(result.tree, tmp_path / "tree.png")

@@ -5,13 +5,14 @@ import math
 
 import pytest
 
-from agent.backends.fake import ScriptedModel
-from agent.evaluate import EvalConfig, get_task, run_eval
-from agent.features import trajectory_features
-from agent.jsonl import read_jsonl
-from agent.model import Completion, ModelError
-from agent.steps import Action, Step, StepError, Trajectory
-from agent.verify import (
+from agent.core.backends.fake import ScriptedModel
+from agent.app.evaluate import get_task, run_eval
+from agent.strategies.config import StrategyConfig
+from agent.strategies.features import trajectory_features
+from agent.core.jsonl import read_jsonl
+from agent.core.model import Completion, ModelError
+from agent.core.steps import Action, Step, StepError, Trajectory
+from agent.strategies.verify import (
     LABELS,
     FeatureVerifier,
     ModelVerifier,
@@ -81,7 +82,7 @@ def test_weighted_vote_sums_scores_per_normalised_answer():
 
 
 def test_load_default_verifier_says_when_none_ships(monkeypatch, tmp_path):
-    monkeypatch.setattr("agent.verify.DEFAULT_VERIFIER", tmp_path / "missing.gguf")
+    monkeypatch.setattr("agent.strategies.verify.DEFAULT_VERIFIER", tmp_path / "missing.gguf")
     with pytest.raises(ModelError, match="no verifier ships"):
         load_verifier("default")
 
@@ -94,7 +95,7 @@ def sc_run(tmp_path, verifier):
     )
     replies = ["Thought: I know the answer.\nFinal Answer: " + a + "\n" for a in ("70", "72", "70")]
     task, out = get_task("gsm8k"), tmp_path / "sc.jsonl"
-    cfg = EvalConfig("sc", samples=3, verifier=None if verifier is None else "judge")
+    cfg = StrategyConfig("sc", samples=3, verifier=None if verifier is None else "judge")
     summary = run_eval(
         task, task.load(path), ScriptedModel(replies), cfg, out, tools=load_tools("calculator"), verifier=verifier
     )
@@ -103,18 +104,18 @@ def sc_run(tmp_path, verifier):
 
 def test_sc_with_a_verifier_lets_scores_outvote_the_majority(tmp_path):
     _, record = sc_run(tmp_path / "plain", None)
-    assert not record["correct"] and record["answer"] == "70" and "weighted" not in record["trace"]
-    assert [s["answer"] for s in record["trace"]["samples"]] == ["70", "72", "70"]
+    assert not record["correct"] and record["answer"] == "70" and "weighted" not in record
+    assert [s["answer"] for s in record["samples"]] == ["70", "72", "70"]
     _, record = sc_run(tmp_path / "judged", ModelVerifier(JudgeModel(p_right=0.9)))
     assert record["correct"] and record["answer"] == "72" and record["variant"] == "sc(samples=3, verifier=judge)"
-    assert record["trace"]["weighted"] == {"70": 0.4, "72": 0.9}
-    assert [s["score"] for s in record["trace"]["samples"]] == [0.2, 0.9, 0.2]
-    assert record["trace"]["best"][-1]["answer"] == "72"
+    assert record["weighted"] == {"70": 0.4, "72": 0.9}
+    assert [s["score"] for s in record["samples"]] == [0.2, 0.9, 0.2]
+    assert record["steps"][-1]["answer"] == "72"
 
 
 def test_a_verifier_is_only_for_sc():
-    with pytest.raises(ValueError, match="--verifier is for --strategy sc"):
-        EvalConfig("react", verifier="default").check(get_task("gsm8k"))
+    with pytest.raises(ValueError, match="--verifier is for sc"):
+        StrategyConfig("react", verifier="default").resolved()
 
 
 def sc_record(question, gold, answers):
@@ -126,15 +127,15 @@ def sc_record(question, gold, answers):
 def test_solve_with_samples_and_a_verifier_reports_the_weighted_votes(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from agent.cli import cli
+    from agent.app.cli import cli
 
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps(["Thought: t\nFinal Answer: " + a + "\n" for a in ("70", "72", "70")]))
-    monkeypatch.setattr("agent.verify.load_verifier", lambda spec: ModelVerifier(JudgeModel(p_right=0.95)))
+    monkeypatch.setattr("agent.strategies.verify.load_verifier", lambda spec: ModelVerifier(JudgeModel(p_right=0.95)))
     args = ["solve", "q", "--model", f"fake:{replies}", "--samples", "3", "--verifier", "judge", "--json"]
     out = json.loads(CliRunner().invoke(cli, args, catch_exceptions=False).output)
-    assert out["answer"] == "72" and out["stats"]["votes"] == {"70": 2, "72": 1}
-    assert out["stats"]["weighted"] == {"70": 0.4, "72": 0.95}
+    assert out["answer"] == "72" and out["votes"] == {"70": 2, "72": 1}
+    assert out["weighted"] == {"70": 0.4, "72": 0.95}
 
 
 def traj(question, calls, answer):
@@ -158,7 +159,7 @@ def test_features_read_votes_numbers_and_tool_results_off_each_sample():
 
 
 def test_a_feature_verifier_round_trips_through_json_and_prefers_whole_answers(tmp_path):
-    from agent.features import FEATURES
+    from agent.strategies.features import FEATURES
 
     zeros = dict.fromkeys(FEATURES, 0.0)
     v = FeatureVerifier({"whole": 2.0}, -1.0, zeros, dict.fromkeys(FEATURES, 1.0))
@@ -174,7 +175,7 @@ def test_a_feature_verifier_round_trips_through_json_and_prefers_whole_answers(t
 
 
 def test_fit_learns_what_separates_right_from_wrong_samples_on_held_out_questions():
-    from agent.features import FEATURES
+    from agent.strategies.features import FEATURES
     from examples.recipes.verifier_fit import cross_validate, fit, labelled, predict
 
     def record(i):  # right answers are whole, wrong ones fractions; the wrong one wins the majority

@@ -11,7 +11,7 @@ examples/recipes/rounds/NAME.json [--data-only]`` rebuilds one round of what shi
   calculator and python tool use;
 * :mod:`~examples.recipes.game24_data`: Game of 24 propose/value/answer examples for Tree of Thoughts.
 
-ReAct records are :class:`agent.steps.Trajectory` dicts; prompt/completion records are
+ReAct records are :class:`agent.core.steps.Trajectory` dicts; prompt/completion records are
 ``{"messages": [...]}`` (see :mod:`examples.recipes.traces`).
 """
 

@@ -6,7 +6,7 @@
 ``--workers`` threads each take every ``workers``-th question and run ``agent eval``'s ``sc`` strategy on it
 (the same records as ``agent eval --strategy sc``, every sample in ``trace.samples``), written to
 ``OUT/shard-K.jsonl`` as each question finishes (a rerun skips what is done). All the threads' model calls
-go through one :class:`~agent.backends.batching.BatchingModel`, so the GPU sees batches of up to
+go through one :class:`~agent.core.backends.batching.BatchingModel`, so the GPU sees batches of up to
 ``--max-batch`` prompts. The base (default: the embedded GGUF, dequantized) and the adapter (a GGUF LoRA
 or a peft run's ``adapter/``) are merged into one transformers model. The transformers backend enforces no
 grammar, so the ReAct steps are parsed as written (llama.cpp's grammar is not there to keep them in form).
@@ -31,7 +31,7 @@ def load_merged(base: str | None, adapter: str | None, device: str) -> Any:
     """The base with ``adapter`` merged in, as a :class:`TransformersModel` on ``device``."""
     import torch
 
-    from agent.backends.transformers_backend import TransformersModel
+    from agent.core.backends.transformers_backend import TransformersModel
     from finetune.modeling import load_base_model, load_tokenizer
 
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -54,11 +54,12 @@ def load_merged(base: str | None, adapter: str | None, device: str) -> Any:
 
 def sample_shards(model: Any, items: list, task: Any, args: argparse.Namespace) -> list[Path]:
     """Run the ``sc`` strategy over ``items`` in ``args.workers`` threads; the shard files."""
-    from agent.evaluate import EvalConfig, run_eval
+    from agent.app.evaluate import run_eval
+    from agent.strategies.config import StrategyConfig
     from tools.base import load_tools
 
     tools = load_tools()
-    config = EvalConfig("sc", samples=args.samples, temperature=args.temperature, max_steps=args.max_steps)
+    config = StrategyConfig("sc", samples=args.samples, temperature=args.temperature, max_steps=args.max_steps)
     deadline = time.monotonic() + (args.max_seconds or float("inf"))
     paths = [args.out / f"shard-{k:03d}.jsonl" for k in range(args.workers)]
     errors: list[BaseException] = []
@@ -102,9 +103,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
-    from agent.backends.batching import BatchingModel
-    from agent.evaluate import get_task
-    from agent.evaluate.report import read_results
+    from agent.core.backends.batching import BatchingModel
+    from agent.app.evaluate import get_task
+    from agent.app.evaluate.report import read_results
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     task = get_task(args.task)

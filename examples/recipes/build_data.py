@@ -58,7 +58,7 @@ DESCRIPTIONS = {
 
 
 def _system_chars() -> int:
-    from agent.prompts import render_react_prompt
+    from agent.core.prompts import render_react_prompt
     from tools import load_tools
 
     return len(render_react_prompt("", load_tools(TOOLS))[0]["content"])
@@ -67,7 +67,7 @@ def _system_chars() -> int:
 def token_estimate(records: list[dict[str, Any]], system_chars: int) -> tuple[int, int]:
     """(all tokens, trained tokens) by characters / 4: the prompt (a trace's system prompt and question, or the
     chat turns before the answer) plus the assistant's text, and that text alone."""
-    from agent.steps import Trajectory
+    from agent.core.steps import Trajectory
 
     total = target = 0
     for rec in records:

@@ -45,7 +45,8 @@ def tool_questions(n: int, seed: int) -> list[dict[str, str]]:
 def sample(model_spec: str | None, questions: Path, task_name: str, out: Path, args: argparse.Namespace) -> list[Path]:
     """Step 1: ``args.samples`` ReAct runs over the questions; the result files."""
     from agent import load_model
-    from agent.evaluate import EvalConfig, get_task, run_eval
+    from agent.app.evaluate import get_task, run_eval
+    from agent.strategies.config import StrategyConfig
 
     task = get_task(task_name)
     items = task.load(questions)[: args.limit]
@@ -53,7 +54,7 @@ def sample(model_spec: str | None, questions: Path, task_name: str, out: Path, a
     files = []
     for k in range(args.samples):
         path = out / f"samples-{k}.jsonl"
-        config = EvalConfig("react", temperature=args.temperature, seed=1000 * k + args.seed, max_steps=args.max_steps)
+        config = StrategyConfig("react", temperature=args.temperature, seed=1000 * k + args.seed, max_steps=args.max_steps)
         summary = run_eval(task, items, model, config, path)
         log.info("sample %d: %d/%d correct (%.1f s/question)", k, summary.correct, summary.n, summary.seconds_per_item)
         files.append(path)
@@ -71,7 +72,7 @@ def keep(files: list[Path], dest: Path) -> dict[str, int]:
             rec = json.loads(line)
             if rec.get("correct") is not True:
                 continue
-            key = (rec.get("prompt") or rec["question"], json.dumps(rec["trace"], sort_keys=True))
+            key = (rec.get("prompt") or rec["question"], json.dumps(rec.get("steps", rec.get("trace")), sort_keys=True))
             if key not in seen:
                 seen.add(key)
                 lines.append(line)

@@ -1,6 +1,6 @@
 """Shared pieces of the recipes: run the real tools for observations, build trace records, write JSONL.
 
-A ReAct record is a :class:`agent.steps.Trajectory` dict, as ``agent solve --trace`` writes it,
+A ReAct record is a :class:`agent.core.steps.Trajectory` dict, as ``agent solve --trace`` writes it,
 plus a ``gold`` field; the trainer (:mod:`finetune.formats`) keeps it because ``stats.correct``
 is true. Prompt-to-completion records are ``{"messages": [...]}``.
 """
@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from agent.steps import Action, Step, Trajectory
+from agent.core.steps import Action, Step, Trajectory
 from tools.base import Tool, ToolError, ToolNotFound, get_tool
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
-"""Fit the feature verifier (:class:`agent.verify.FeatureVerifier`) on the model's own labelled samples.
+"""Fit the feature verifier (:class:`agent.strategies.verify.FeatureVerifier`) on the model's own labelled samples.
 
     agent eval gsm8k --data train_questions.jsonl --strategy sc --samples 8 --out runs/ver/samples.jsonl
     python -m examples.recipes.verifier_fit runs/ver/samples*.jsonl --out agent/data/verifier.json
 
-Every sampled trajectory of the ``sc`` results (``trace.samples``) gets the features of
-:mod:`agent.features` and a label (its answer equals the gold one). A logistic regression on standardised
+Every sampled trajectory of the ``sc`` results (``samples``; older files: ``trace.samples``) gets the features of
+:mod:`agent.strategies.features` and a label (its answer equals the gold one). A logistic regression on standardised
 features, the two classes weighted equally (right samples are rare) and a small L2 penalty, is fit by
 gradient descent. Before the final fit on everything, a ``--folds``-fold cross-validation *by question*
 prints what the verifier buys on questions it did not see: right answers by majority vote, by votes
@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 def labelled(results: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (samples x FEATURES), labels and question ids of every sample of the sc records."""
-    from agent.consistency import normalize_answer
-    from agent.evaluate.strategies import sample_trajectories
-    from agent.features import FEATURES, trajectory_features
+    from agent.strategies.consistency import normalize_answer
+    from agent.core.record import sample_trajectories
+    from agent.strategies.features import FEATURES, trajectory_features
 
     rows, labels, groups = [], [], []
     for q, rec in enumerate(results):
@@ -69,8 +69,9 @@ def predict(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 def cross_validate(results: list[dict[str, Any]], folds: int, seed: int) -> dict[str, float]:
     """Majority, weighted and best-of-N right answers and the AUC, each question scored by a fit without it."""
-    from agent.consistency import majority_vote, normalize_answer
-    from agent.verify import weighted_vote
+    from agent.strategies.consistency import majority_vote, normalize_answer
+    from agent.core.record import sample_trajectories
+    from agent.strategies.verify import weighted_vote
 
     x, y, groups = labelled(results)
     order = list(range(len(results)))
@@ -82,7 +83,7 @@ def cross_validate(results: list[dict[str, Any]], folds: int, seed: int) -> dict
         model = fit(x[~np.isin(groups, list(held))], y[~np.isin(groups, list(held))])
         for q in held:
             rec, rows = results[q], groups == q
-            answers = [s.get("answer") for s in rec["trace"]["samples"]]
+            answers = [t.answer for t in sample_trajectories(rec)]
             scores = predict(model, x[rows])
             gold = normalize_answer(rec.get("gold"))
             out["majority"] += normalize_answer(majority_vote(answers)[0]) == gold
@@ -104,8 +105,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from agent.evaluate.report import read_results
-    from agent.features import FEATURES
+    from agent.app.evaluate.report import read_results
+    from agent.strategies.features import FEATURES
 
     results = [r for p in args.results for r in read_results(p)]
     try:

@@ -1,26 +1,13 @@
 """Tasks the search knows by name; each is a small implementation of :class:`search.Task`.
 
 Prompts are data: each task keeps its templates in one dict and renders them with
-:func:`fill`, which fails loudly on a missing variable.
+:func:`~search.tasks.template.fill`, which fails loudly on a missing variable.
 """
 
 from __future__ import annotations
 
-import string
-
-from search import Task
-
-
-def fill(template: str, **values: object) -> str:
-    """Render a ``$name`` template strictly.
-
-    Raises:
-        KeyError: a variable of the template was not given.
-    """
-    try:
-        return string.Template(template).substitute(**values)
-    except KeyError as err:
-        raise KeyError(f"prompt template needs variable {err.args[0]!r}") from err
+from search.contract import Task
+from search.tasks.template import fill  # re-exported: `from search.tasks import fill` keeps working
 
 
 def get_task(name: str, **options: object) -> Task:

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar, Literal
 
-from agent.model import Model
-from search import Query, State
+from agent.core.model import Model
+from search.contract import Query, State
 from search.evaluators import VALUE_GRAMMAR
 from search.meter import ask
-from search.tasks import fill
 from search.tasks import game24_prompts as prompts
 from search.tasks.arith import evaluate, show
 from search.tasks.game24_rules import compose, legal_moves, parse_move, puzzle_numbers, show_all, validate
+from search.tasks.template import fill
 
 MOVE_TOKENS = 40  # enough for "4 / 13 = 0.31 (left: 0.31 9 10)": digits are single tokens
 _FORMAT_RULES = r"""move ::= num " " op " " num " = " num " (left: " num (" " num){0,2} ")"

@@ -61,7 +61,7 @@ $numbers
 """
 
 # For when a grammar makes the model answer with the label alone: the instruction and the numbers, no
-# examples. A model trained to judge (finetune/recipes/game24_data.value_all) needs none, and at 20
+# examples. A model trained to judge (examples/recipes/game24_data.value_all) needs none, and at 20
 # tokens instead of 98 a search judging every legal move, and the judge's training, cost a fifth on a
 # CPU. (Until stop 10 it held VALUE's eight examples as "10 14: sure" lines; an untrained model judges
 # at chance either way: bench/game24_judge.py.)

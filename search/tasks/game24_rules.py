@@ -10,7 +10,7 @@ import itertools
 import re
 from fractions import Fraction
 
-from search import State
+from search.contract import State
 from search.tasks.arith import OPS, close, evaluate, numbers_in, show
 
 NUM = r"-?\d+(?:\.\d+)?"

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from search import State
+from search.contract import State
 from search.tasks.arith import evaluate
 from search.tasks.lines import LineTask
 

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from agent.model import Model
-from search import Query, State
+from agent.core.model import Model
+from search.contract import Query, State
 from search.evaluators import VALUE_GRAMMAR
 from search.meter import ask
-from search.tasks import fill
+from search.tasks.template import fill
 
 MAX_LINE_CHARS = 400  # a step longer than this is rambling, dropped
 

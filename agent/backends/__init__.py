@@ -1,4 +1,0 @@
-"""Model backends, one file each, all implementing :class:`agent.model.Model`.
-
-Heavy imports (llama_cpp, torch, transformers) happen inside the constructors.
-"""

@@ -1,0 +1,58 @@
+"""The backend registry: which backend a model spec names, constructed with its heavy imports inside.
+
+It imports the backends; the backends import only the contract (:mod:`agent.core.model`), never this.
+"""
+
+from __future__ import annotations
+
+from agent.core.model import Model, ModelError
+
+
+def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs) -> Model:
+    """Pick a backend from a model spec.
+
+    Args:
+        spec: ``None`` for the embedded default model; ``http(s)://...`` for an
+            OpenAI-compatible server; a ``.gguf`` file for llama.cpp; ``hf:DIR`` or a
+            directory holding ``config.json`` for transformers; ``fake:FILE.json`` for a
+            scripted model (a JSON list of replies). A ``.gguf`` spec may carry a LoRA adapter
+            as ``base.gguf+adapter.gguf``; a GGUF LoRA adapter alone (``agent export --outtype
+            lora``) is applied to the embedded base.
+        adapter: a GGUF LoRA adapter applied on top of a llama.cpp base.
+
+    Raises:
+        ModelError: the spec points at nothing usable (the message says what to do).
+    """
+    from pathlib import Path
+
+    if spec and spec.startswith(("http://", "https://")):
+        from agent.core.backends.openai_http import OpenAIModel
+
+        return OpenAIModel(spec, **kwargs)
+    if spec and spec.startswith("fake:"):
+        from agent.core.backends.fake import ScriptedModel
+
+        return ScriptedModel.from_file(spec[5:])
+    if spec and "+" in spec and spec.endswith(".gguf") and adapter is None:
+        spec, adapter = spec.split("+", 1)
+    if spec and spec.startswith("hf:"):
+        from agent.core.backends.transformers_backend import TransformersModel
+
+        return TransformersModel(spec[3:], **kwargs)
+    if spec and Path(spec).is_dir():
+        if (Path(spec) / "config.json").exists() or (Path(spec) / "adapter_config.json").exists():
+            from agent.core.backends.transformers_backend import TransformersModel
+
+            return TransformersModel(spec, **kwargs)
+        ggufs = sorted(Path(spec).glob("*.gguf"))
+        if not ggufs:
+            raise ModelError(f"{spec}: a directory with neither config.json nor a .gguf file")
+        spec = str(ggufs[0])
+    from agent.core.backends.gguf_header import gguf_string
+    from agent.core.backends.llama_cpp import LlamaCppModel
+
+    if spec and adapter is None and gguf_string(Path(spec), "general.type") == "adapter":
+        from agent.core.embedded import embedded_model_path
+
+        spec, adapter = str(embedded_model_path()), spec  # an adapter alone: it was trained on the embedded base
+    return LlamaCppModel(spec, adapter=adapter, **kwargs)

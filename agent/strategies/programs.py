@@ -1,0 +1,216 @@
+"""The strategies: how a model answers one question. Each returns one :class:`~agent.core.record.RunRecord`.
+
+- ``direct``: ask for the answer only, one line (the paper's IO prompting).
+- ``cot``: think step by step in prose, then ``The answer is N``.
+- ``react``: a :class:`~agent.core.react.ReActAgent` with the tools (default: calculator, python).
+- ``sc``: self-consistency, ``samples`` ReAct trajectories majority-voted, or voted by a learned
+  verifier's scores (:mod:`agent.strategies.verify`).
+- ``tot``: a Tree-of-Thoughts search (:func:`search.solve`), imported when used.
+
+:func:`run_strategy` is the one entry point (``agent solve`` and ``agent eval`` both call it).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.core.model import Model
+from agent.core.record import RunRecord, Sample
+from agent.core.steps import Step, Trajectory
+from agent.strategies.config import StrategyConfig
+from tools.base import Tool
+
+if TYPE_CHECKING:
+    from agent.strategies.verify import Verifier
+
+PROMPTS: dict[str, str] = {
+    "direct_system": "Answer with the final answer only, on one line, with no explanation.",
+    "cot_system": (
+        "Think step by step in prose, writing each calculation as a = b. End with a line of the form 'The answer is N.'"
+    ),
+    "user": "Question: $question",
+}
+_ANSWER = re.compile(r"(?:the )?(?:final )?answer is\s*:?\s*(.+)", re.IGNORECASE)
+
+
+@dataclass
+class Run:
+    """What a strategy gets besides its configuration.
+
+    Attributes:
+        model: the model (any :class:`~agent.core.model.Model`).
+        tools: the ReAct tools (``None``: calculator and python).
+        verifier: sc: scores the samples (``None``: load ``config.verifier`` if it names one, else majority vote).
+        earlier: sc: trajectories of a smaller run of this question with the same settings; only the rest are drawn.
+        on_step: react, sc: called with each step as it happens (the terminal trace).
+        search_question: tot: the question as the search task reads it (Game of 24: the four numbers).
+        tree_out: tot: write the search tree here (``.html`` page, ``.json`` or ``.graphml``).
+    """
+
+    model: Model
+    tools: list[Tool] | None = None
+    verifier: Verifier | None = None
+    earlier: Sequence[Trajectory] = ()
+    on_step: Callable[[Step], None] | None = None
+    search_question: str | None = None
+    tree_out: str | Path | None = None
+
+
+Strategy = Callable[[str, StrategyConfig, Run], RunRecord]
+
+
+def _render(name: str, **values: str) -> str:
+    """A named prompt; a missing variable raises ``KeyError`` rather than leaving ``$var`` in the text."""
+    return string.Template(PROMPTS[name]).substitute(**values)
+
+
+def _chat(model: Model, system: str, question: str) -> str:
+    return model.render(
+        [
+            {"role": "system", "content": _render(system)},
+            {"role": "user", "content": _render("user", question=question)},
+        ]
+    )
+
+
+def cot_answer(text: str) -> str | None:
+    """The answer of a chain of thought: after the last ``The answer is``, else its last line."""
+    found = _ANSWER.findall(text)
+    if found:
+        return found[-1].strip().rstrip(".").strip() or None
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def _one_completion(question: str, cfg: StrategyConfig, run: Run, system: str, max_tokens: int) -> RunRecord:
+    out = run.model.complete(
+        _chat(run.model, system, question), max_tokens=max_tokens, temperature=cfg.temperature or 0.0, seed=cfg.seed
+    )
+    if system == "direct_system":
+        lines = [line.strip() for line in out.text.strip().splitlines() if line.strip()]
+        answer, chain = (cot_answer(lines[0]) if lines else None), None
+    else:
+        answer, chain = cot_answer(out.text), out.text
+    return RunRecord(question, answer, "direct" if system == "direct_system" else "cot", steps=[Step(thought=out.text, answer=answer,
+                     tokens=out.completion_tokens)], tokens=out.completion_tokens,
+                     prompt_tokens=out.prompt_tokens, chain=chain)
+
+
+def direct(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
+    """One line: the answer only."""
+    return _one_completion(question, cfg, run, "direct_system", min(cfg.max_tokens, 64))
+
+
+def cot(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
+    """A chain of thought in prose ending in ``The answer is N``."""
+    return _one_completion(question, cfg, run, "cot_system", cfg.max_tokens)
+
+
+def _agent(cfg: StrategyConfig, run: Run):
+    from agent.core.react import ReActAgent, ReActConfig
+    from tools.base import load_tools
+
+    config = ReActConfig(max_steps=cfg.max_steps, temperature=cfg.temperature_or_default, seed=cfg.seed)
+    return ReActAgent(run.model, load_tools() if run.tools is None else run.tools, config, on_step=run.on_step)
+
+
+def _reasoning(traj: Trajectory) -> str:
+    """The model's own claims: thoughts and final answers (tool results are right by construction)."""
+    return "\n".join(part for s in traj.steps for part in (s.thought, s.answer) if part)
+
+
+def react(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
+    """One ReAct trajectory."""
+    traj = _agent(cfg, run).run(question)
+    return RunRecord(question, traj.answer, "react", tools=traj.tools, steps=traj.steps,
+                     tokens=int(traj.stats.get("tokens", 0)),
+                     stats={k: v for k, v in traj.stats.items() if k != "tokens"}, chain=_reasoning(traj))
+
+
+def sc(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
+    """Self-consistency over ReAct: ``cfg.samples`` trajectories, majority vote (or votes weighted by a verifier)."""
+    from agent.strategies.consistency import self_consistency
+
+    agent = _agent(cfg, run)
+    vote = self_consistency(agent, question, cfg.samples or 1, run.earlier)
+    samples = [Sample(t.answer, t.steps) for t in vote.trajectories]
+    answer, best, weighted = vote.answer, vote.best, None
+    verifier = run.verifier
+    if verifier is None and cfg.verifier is not None:
+        from agent.strategies.verify import load_verifier
+
+        verifier = load_verifier(cfg.verifier)
+    if verifier is not None:
+        from agent.strategies.verify import verified_vote
+
+        verdict = verified_vote(verifier, question, vote.trajectories)
+        answer, best, weighted = verdict.answer, verdict.best, verdict.totals
+        for sample, score in zip(samples, verdict.scores):
+            sample.score = score
+    stats = {"reused": min(len(run.earlier), cfg.samples or 1)} if run.earlier else {}
+    return RunRecord(
+        question, answer, "sc", tools=list(agent.tools), steps=best.steps,
+        tokens=sum(int(t.stats.get("tokens", 0)) for t in vote.trajectories), stats=stats,
+        samples=samples, votes=vote.votes, weighted=weighted,
+        chain="\n".join(_reasoning(t) for t in vote.trajectories),
+    )
+
+
+def tot(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
+    """A Tree-of-Thoughts search over the task's search problem; the record carries the whole tree."""
+    import json
+
+    from search import solve
+    from search.tree import save, to_json
+
+    kwargs = {} if cfg.temperature is None else {"temperature": cfg.temperature}
+    result = solve(
+        run.search_question or question,
+        task=cfg.task,
+        model=run.model,
+        algorithm=cfg.algorithm or "bfs",
+        evaluator=cfg.evaluator,
+        beam=cfg.beam,
+        n_generate=cfg.n_generate,
+        task_options={} if cfg.proposer is None else {"propose_by": cfg.proposer},
+        seed=cfg.seed,
+        **kwargs,
+    )
+    stats = {k: v for k, v in result.stats.items() if isinstance(v, (int, float, str, bool))}
+    if run.tree_out is not None:
+        save(result.tree, run.tree_out)
+    return RunRecord(
+        question, result.answer, "tot", tokens=int(stats.get("completion_tokens", 0)),
+        prompt_tokens=int(stats.get("prompt_tokens", 0)), stats=stats,
+        tree={"best_path": list(result.best_path), **json.loads(to_json(result.tree))},
+        chain="\n".join(result.best_path),
+    )
+
+
+STRATEGY_FUNCTIONS: dict[str, Strategy] = {"direct": direct, "cot": cot, "react": react, "sc": sc, "tot": tot}
+
+
+def run_strategy(question: str, config: StrategyConfig, run: Run) -> RunRecord:
+    """Answer ``question`` with ``config``'s strategy; the record names the strategy, variant, model, seed and time.
+
+    ``config`` is resolved here (defaults that depend on other options; conflicts raise
+    :class:`~agent.strategies.config.ConfigError`), so callers may pass it as the user gave it.
+    """
+    cfg = config.resolved()
+    t0 = time.perf_counter()
+    record = STRATEGY_FUNCTIONS[cfg.strategy or "react"](question, cfg, run)
+    record.seconds = time.perf_counter() - t0
+    record.variant, record.seed = cfg.variant, cfg.seed
+    record.model = getattr(run.model, "name", type(run.model).__name__)
+    if record.strategy in ("react", "sc") and not record.tools:
+        record.tools = [t.name for t in run.tools or []]
+    return record
+
+
+__all__ = ["PROMPTS", "STRATEGY_FUNCTIONS", "Run", "Strategy", "cot_answer", "run_strategy"]
