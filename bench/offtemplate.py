@@ -8,7 +8,7 @@ question in 3-4 wordings). Prints a markdown table per model: accuracy overall, 
 families, per kind, paraphrase agreement (the share of groups whose answers all agree, and the mean
 agreement over pairs of wordings), exceptions, malformed steps and s/question. ``--base`` runs the
 embedded base GGUF without the adapter too. Answers are scored as ``agent eval qa`` scores them
-(:func:`agent.app.evaluate.tasks.match_answer`: numbers exactly as fractions, words case-insensitively).
+(:func:`agent.core.answers.match_answer`: numbers exactly as fractions, words case-insensitively).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
 from agent.core.embedded import embedded_model_path
-from agent.app.evaluate.tasks import last_number, match_answer, normalize_words
+from agent.core.answers import last_number, match_answer, normalize_words
 from agent.core.react import ReActAgent, ReActConfig
 from bench.react_tools import malformed
 from tools import load_tools

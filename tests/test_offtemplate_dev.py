@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.app.evaluate.tasks import match_answer
+from agent.core.answers import match_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "bench" / "data" / "offtemplate_tools.jsonl"

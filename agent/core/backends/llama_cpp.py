@@ -6,6 +6,11 @@ evaluates only the part of the prompt that differs from what sequence 0 already 
 sequences of one batch: the prompt's cache cells are shared, not copied, and each step
 decodes one token for every live sample in a single ``llama_decode``.
 
+This file keeps the :class:`~agent.core.model.Model` protocol and the KV cache: what each sequence holds,
+prefill, and the rounds of samples. Loading the files and creating the context is ``llama_load``'s
+job, the vocabulary (chat template, tokens, pieces, grammars) ``llama_vocab``'s, and the decode loop
+``llama_batch``'s.
+
 Example:
     >>> m = LlamaCppModel()  # the embedded SmolLM2-135M-Instruct
     >>> prompt = m.render([{"role": "user", "content": "Say yes or no."}])
@@ -16,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import threading
 import time
@@ -26,17 +30,13 @@ from agent.core import embedded
 from agent.core.backends import llama_machine, llama_prompt_cache
 from agent.core.backends.gguf_header import check_gguf
 from agent.core.backends.llama_batch import Batch, Limits, Sample, generate
+from agent.core.backends.llama_load import load_adapter, load_model_file, meta_string, new_context
 from agent.core.backends.llama_log import LOG_SINK
 from agent.core.backends.llama_probe import probe_gguf
 from agent.core.backends.llama_sampling import RANDOM_SEED, free_samplers, make_chain
+from agent.core.backends.llama_vocab import Vocab
 from agent.core.embedded import default_adapter_path, embedded_model_path
 from agent.core.model import Completion, ModelError
-from agent.core.text import escape_surrogates
-
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 
 
 def adapter_label(adapter: Path) -> str:
@@ -107,8 +107,7 @@ class LlamaCppModel:
         self.name = self.path.name + (f"+{adapter_label(self.adapter)}" if self.adapter else "")
         self.n_ctx, self.n_seq_max = n_ctx, max(1, n_seq_max)
         self.n_batch = min(n_ctx, 512)
-        self._model = self._ctx = self._batch = self._lora = None
-        self._grammars: dict[str, object] = {}
+        self._model = self._ctx = self._batch = self._lora = self._vocab = None
         check_gguf(self.path, "model")
         if self.adapter:
             check_gguf(self.adapter, "LoRA adapter")
@@ -118,16 +117,15 @@ class LlamaCppModel:
         LOG_SINK.install(verbose)
         llama_cpp.llama_backend_init()  # cheap and idempotent
         self.n_threads = n_threads or int(os.environ.get("AGENT_THREADS") or 0) or os.cpu_count() or 1
-        self._load()
-        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
-        self._mem = llama_cpp.llama_get_memory(self._ctx)
+        self._model = load_model_file(self.path, self.extra_bufts)
+        if self.adapter:
+            self._lora = load_adapter(self._model, self.adapter, self.path)
+        self._new_context()
+        self._vocab = Vocab(self._model, self.name, meta_string(self._model, "tokenizer.chat_template"))
         self._batch = Batch(max(self.n_batch, self.n_seq_max))
-        self._pieces: dict[int, bytes] = {}
-        self._eog: dict[int, bool] = {}  # whether a token ends a turn (or generation), asked once each
         self._cache: list[int] = []  # the tokens sequence 0 holds in the KV cache
         self._held: dict[int, list[int]] = {}  # complete_many: the tokens each sequence holds
         self._lock = threading.Lock()
-        self._template = self._meta("tokenizer.chat_template") or CHATML
         use_disk = llama_prompt_cache.enabled() if prompt_cache is None else prompt_cache
         self._disk = self._prompt_cache() if use_disk else None  # used by the first prefill only
 
@@ -142,45 +140,21 @@ class LlamaCppModel:
         setup = f"{llama_machine.machine_key()}|{files}|{int(self.extra_bufts)}|{self.n_batch}|{self.n_threads}"
         return llama_prompt_cache.PromptCache(hashlib.sha256(setup.encode()).hexdigest()[:16])
 
-    def _load(self) -> None:
-        import llama_cpp
-
-        LOG_SINK.errors.clear()
-        mparams = llama_cpp.llama_model_default_params()
-        mparams.use_extra_bufts = self.extra_bufts
-        self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
-        if not self._model:
-            raise ModelError(
-                f"{self.path}: llama.cpp cannot load this GGUF ({LOG_SINK.last_error()}); "
-                "the file is corrupt or truncated: export or download it again"
-            )
-        if self.adapter:
-            self._lora = llama_cpp.llama_adapter_lora_init(self._model, str(self.adapter).encode())
-            if not self._lora:
-                raise ModelError(
-                    f"{self.adapter}: llama.cpp cannot load this LoRA adapter "
-                    f"({LOG_SINK.last_error()}); is it a GGUF LoRA made for {self.path.name}?"
-                )
-        self._new_context()
-
     def _new_context(self) -> None:
         """The llama.cpp context (KV cache for ``n_ctx`` cells, ``n_seq_max`` sequences) with the adapter set."""
         import llama_cpp
 
-        cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx, cparams.n_batch, cparams.n_ubatch = self.n_ctx, self.n_batch, self.n_batch
-        cparams.n_seq_max, cparams.kv_unified, cparams.no_perf = self.n_seq_max, True, True
-        cparams.n_threads = cparams.n_threads_batch = self.n_threads
-        self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
-        if not self._ctx:
-            raise ModelError(
-                f"{self.path}: llama.cpp cannot create a context with n_ctx={self.n_ctx} "
-                f"({LOG_SINK.last_error()}); try a smaller n_ctx"
-            )
-        if self._lora:
-            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._lora)
-            if llama_cpp.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
-                raise ModelError(f"{self.adapter}: llama.cpp cannot apply this LoRA adapter to {self.path.name}")
+        self._ctx = new_context(
+            self._model,
+            self._lora,
+            n_ctx=self.n_ctx,
+            n_batch=self.n_batch,
+            n_seq_max=self.n_seq_max,
+            n_threads=self.n_threads,
+            model_path=self.path,
+            adapter=self.adapter,
+        )
+        self._mem = llama_cpp.llama_get_memory(self._ctx)
 
     def reserve(self, sequences: int, n_ctx_each: int = 4096) -> None:
         """Make room for ``sequences`` parallel sequences of ``n_ctx_each`` cells (``agent eval --parallel``):
@@ -197,45 +171,19 @@ class LlamaCppModel:
             self._ctx = None
             self.n_ctx, self.n_seq_max = n_ctx, n_seq_max
             self._new_context()
-            self._mem = llama_cpp.llama_get_memory(self._ctx)
             self._batch.close()
             self._batch = Batch(max(self.n_batch, self.n_seq_max))
             self._cache, self._held = [], {}
-
-    def _meta(self, key: str) -> str | None:
-        import llama_cpp
-
-        size = 1 << 16
-        while True:
-            buf = ctypes.create_string_buffer(size)
-            n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, size)
-            if n < 0:
-                return None
-            if n < size:
-                return buf.value.decode("utf-8", "replace")
-            size = n + 1
 
     # -- the Model protocol ---------------------------------------------------------------
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """Render chat messages with the chat template from the GGUF metadata."""
-        import jinja2.sandbox
-
-        def raise_exception(message: str):
-            raise ModelError(f"{self.name}: chat template error: {message}")
-
-        env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.globals["raise_exception"] = raise_exception
-        return env.from_string(self._template).render(
-            messages=messages,
-            add_generation_prompt=add_generation_prompt,
-            bos_token=self._special_text("bos"),
-            eos_token=self._special_text("eos"),
-        )
+        return self._vocab.render(messages, add_generation_prompt)
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` encodes to (special tokens in the text count as one)."""
-        return len(self._tokenize(text, add_special=False))
+        return len(self._vocab.tokenize(text, add_special=False))
 
     def complete(
         self,
@@ -260,7 +208,7 @@ class LlamaCppModel:
         limits = Limits(tuple(stop), max_tokens, logprobs)
         with self._lock:
             tokens = self._encode(prompt)
-            parser = self._grammar(grammar) if grammar else None
+            parser = self._vocab.grammar(grammar) if grammar else None
             self._drop_held()
             evaluated, samples = 0, []
             for first in range(0, n, self.n_seq_max):
@@ -299,7 +247,7 @@ class LlamaCppModel:
         limits = Limits(tuple(stop), max_tokens, False)
         out: list[Completion] = []
         with self._lock:
-            parser = self._grammar(grammar) if grammar else None
+            parser = self._vocab.grammar(grammar) if grammar else None
             encoded = [self._encode(p) for p in prompts]
             for first in range(0, len(encoded), self.n_seq_max):
                 out += self._many(encoded[first : first + self.n_seq_max], limits, parser, temperature, seed, first)
@@ -359,7 +307,7 @@ class LlamaCppModel:
             for i, (j, tokens) in enumerate(zip(seqs, group)):
                 samples.append(self._new_sample(j, len(tokens), parser, temperature, seed, first + i, idx=i))
             if limits.max_tokens > 0:
-                generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
+                generate(self._ctx, self._vocab.raw, self._batch, samples, limits, self._vocab.piece)
             for sample, tokens in zip(samples, group):
                 held[sample.seq_id] = tokens + sample.tokens[: sample.decoded]
             self._cache = held.get(0, [])
@@ -412,7 +360,7 @@ class LlamaCppModel:
         tokens evaluated."""
         import llama_cpp
 
-        turn = llama_prompt_cache.first_turn_end(tokens, self._is_end_of_turn)
+        turn = llama_prompt_cache.first_turn_end(tokens, self._vocab.is_end_of_turn)
         disk, self._disk = self._disk, None
         if disk is not None and turn and not self._cache and disk.restore(self._ctx, tokens[:turn]):
             self._cache = tokens[:turn]
@@ -438,14 +386,6 @@ class LlamaCppModel:
         """Decode ``tokens`` into sequence 0 from position ``start``, in batches of ``n_batch``, no logits."""
         for at in range(0, len(tokens), self.n_batch):
             self._decode([(t, start + at + i, 0, False) for i, t in enumerate(tokens[at : at + self.n_batch])])
-
-    def _is_end_of_turn(self, token: int) -> bool:
-        import llama_cpp
-
-        eog = self._eog.get(token)
-        if eog is None:
-            eog = self._eog[token] = bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
-        return eog
 
     def _decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
         """Decode rows of sequence 0 (whose tokens ``self._cache`` tracks)."""
@@ -487,14 +427,14 @@ class LlamaCppModel:
         try:
             with self._drawing(samples):
                 if limits.max_tokens > 0:
-                    generate(self._ctx, self._vocab, self._batch, samples, limits, self._piece)
+                    generate(self._ctx, self._vocab.raw, self._batch, samples, limits, self._vocab.piece)
                 self._cache = tokens + samples[0].tokens[: samples[0].decoded]
         finally:
             for j in range(1, count):
                 llama_cpp.llama_memory_seq_rm(self._mem, j, -1, -1)
         return samples
 
-    # -- vocabulary, grammars, cleanup ----------------------------------------------------
+    # -- the prompt's tokens, cleanup -----------------------------------------------------
 
     def _encode(self, prompt: str) -> list[int]:
         """The prompt's tokens (BOS alone for an empty one).
@@ -502,7 +442,7 @@ class LlamaCppModel:
         Raises:
             ModelError: it does not fit the context.
         """
-        tokens = self._tokenize(prompt, add_special=True) or [self._special("bos")]
+        tokens = self._vocab.tokenize(prompt, add_special=True) or [self._vocab.special("bos")]
         if len(tokens) >= self.n_ctx:
             raise ModelError(
                 f"{self.name}: the prompt has {len(tokens)} tokens, more than n_ctx={self.n_ctx} "
@@ -510,68 +450,12 @@ class LlamaCppModel:
             )
         return tokens
 
-    def _tokenize(self, text: str, add_special: bool) -> list[int]:
-        import llama_cpp
-
-        data = escape_surrogates(text).encode("utf-8")  # a lone surrogate is tokenized as its escape's text
-        size = len(data) + 8
-        for _ in range(2):
-            out = (llama_cpp.llama_token * size)()
-            got = llama_cpp.llama_tokenize(self._vocab, data, len(data), out, size, add_special, True)
-            if got >= 0:
-                return list(out[:got])
-            size = -got
-        raise ModelError(f"{self.name}: cannot tokenize a text of {len(data)} bytes")
-
-    def _piece(self, token: int) -> bytes:
-        """The bytes of one token (cached; control tokens render as nothing)."""
-        import llama_cpp
-
-        piece = self._pieces.get(token)
-        if piece is None:
-            buf = ctypes.create_string_buffer(64)
-            got = llama_cpp.llama_token_to_piece(self._vocab, token, buf, 64, 0, False)
-            if got < 0:
-                buf = ctypes.create_string_buffer(-got)
-                got = llama_cpp.llama_token_to_piece(self._vocab, token, buf, -got, 0, False)
-            piece = self._pieces[token] = buf.raw[:got]
-        return piece
-
-    def _special(self, which: str) -> int:
-        """The id of the ``"bos"`` or ``"eos"`` token (BOS falls back to EOS; -1 if neither)."""
-        import llama_cpp
-
-        bos = llama_cpp.llama_vocab_bos(self._vocab)
-        return bos if which == "bos" and bos >= 0 else llama_cpp.llama_vocab_eos(self._vocab)
-
-    def _special_text(self, which: str) -> str:
-        import llama_cpp
-
-        token = self._special(which)
-        return llama_cpp.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace") if token >= 0 else ""
-
-    def _grammar(self, grammar: str):
-        """A parsed GBNF grammar sampler, cached per grammar text (each sample clones it)."""
-        import llama_cpp
-
-        parser = self._grammars.get(grammar)
-        if parser is None:
-            LOG_SINK.errors.clear()
-            parser = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), b"root")
-            if not parser:
-                raise ModelError(f"{self.name}: llama.cpp rejected the GBNF grammar ({LOG_SINK.last_error()})")
-            if len(self._grammars) >= 32:
-                llama_cpp.llama_sampler_free(self._grammars.pop(next(iter(self._grammars))))
-            self._grammars[grammar] = parser
-        return parser
-
     def close(self) -> None:
         """Free the llama.cpp context, adapter and model (also done when collected)."""
         import llama_cpp
 
-        for parser in getattr(self, "_grammars", {}).values():
-            llama_cpp.llama_sampler_free(parser)
-        self._grammars = {}
+        if getattr(self, "_vocab", None) is not None:
+            self._vocab.close()  # the grammars, before the model they were compiled for
         if getattr(self, "_batch", None) is not None:
             self._batch.close()
         for attr, free in (
