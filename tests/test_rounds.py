@@ -8,12 +8,13 @@ import pytest
 from examples.recipes.round import RoundError, Step, load_round, main, sha256_of, train_and_export
 
 ROUNDS = sorted((Path(__file__).parents[1] / "examples" / "recipes" / "rounds").glob("*.json"))
-SHIPPED = {"round1-h200", "round2-cpu1", "round3-si1", "round4-g24v", "round5-g5", "verifier", "varied-v1"}
+ROUND_NAMES = {"round1-h200", "round2-cpu1", "round3-si1", "round4-g24v", "round5-g5", "verifier", "varied-v1", "varied-v2"}
+# (varied-v1 and -v2 are tries at issue 22, not shipped: a round config is written for every run we train)
 
 
 def test_every_round_config_parses_and_names_existing_modules():
     rounds = [load_round(path) for path in ROUNDS]  # load_round checks each module with importlib
-    assert {r.name for r in rounds} == SHIPPED
+    assert {r.name for r in rounds} == ROUND_NAMES
     for path, rnd in zip(ROUNDS, rounds):
         assert path.stem == rnd.name and rnd.steps and rnd.note
         for step in [*rnd.steps, *(s for s in rnd.train if isinstance(s, Step))]:
@@ -24,9 +25,9 @@ def test_every_round_config_parses_and_names_existing_modules():
                 assert "--data" in stage and "--out" in stage
         assert not rnd.export or "--outtype" in rnd.export
     checked = {r.name for r in rounds if r.data and all(sha for _, sha in r.data)}
-    assert checked == {"varied-v1", "round2-cpu1"}  # whose whole data is code-made today
+    assert checked == {"varied-v1", "varied-v2", "round2-cpu1"}  # whose whole data is code-made today
     partly = {r.name for r in rounds if any(sha for _, sha in r.data)}
-    assert partly == {"varied-v1", "round2-cpu1", "round4-g24v", "round5-g5"}
+    assert partly == {"varied-v1", "varied-v2", "round2-cpu1", "round4-g24v", "round5-g5"}
 
 
 def _tiny_inputs(tmp_path: Path) -> tuple[Path, Path]:
