@@ -34,7 +34,7 @@ from bench.react_tools import malformed
 from tools import load_tools
 
 DATA = Path(__file__).parent / "data" / "offtemplate_tools.jsonl"
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")  # a numeric gold answer, as agent.evaluate.tasks reads one
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")  # a numeric gold answer, as agent.core.answers reads one
 
 
 def load_rows(limit: int | None = None) -> list[dict]:
