@@ -88,12 +88,11 @@ def solve(question: str, as_json: bool, trace: Path | None, tree: Path | None, *
 
     if not question.strip():
         raise click.UsageError('QUESTION is empty: say what to answer, e.g. agent solve "What is 17 * 23?"')
-    config = pop_config(StrategyConfig, options)
     try:
-        config.resolved()  # conflicts refused before any model loads
+        config = pop_config(StrategyConfig, options).resolved()  # conflicts refused before any model loads
     except ConfigError as err:
         raise click.UsageError(str(err)) from err
-    if tree is not None and config.resolved().strategy != "tot":
+    if tree is not None and config.strategy != "tot":
         raise click.UsageError("--tree draws a Tree-of-Thoughts search: give --strategy tot")
     solve_question(question, config, as_json=as_json, trace=trace, tree=tree)
 

@@ -17,12 +17,9 @@ import click
 
 
 def _base_type(annotation: Any) -> type:
-    """``int | None`` -> ``int`` (annotations are strings under ``from __future__ import annotations``)."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {"int": int, "float": float, "str": str, "bool": bool})
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    """``int | None`` -> ``int``."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return args[0]
+        return next(a for a in typing.get_args(annotation) if a is not type(None))
     return annotation
 
 
@@ -47,14 +44,16 @@ def config_options(cls: type, command: str) -> Callable[[Callable], Callable]:
     A ``bool`` field is a flag.
     """
 
+    hints = typing.get_type_hints(cls)
+
     def decorate(fn: Callable) -> Callable:
         for f in reversed(fields(cls)):
             meta = f.metadata
             if "help" not in meta or command not in meta.get("commands", (command,)):
                 continue
             flag = meta.get("flag") or "--" + f.name.replace("_", "-")
-            default = meta["cli_default"] if "cli_default" in meta else (None if f.default is MISSING else f.default)
-            base = _base_type(f.type)
+            default = meta.get("cli_default", None if f.default is MISSING else f.default)
+            base = _base_type(hints[f.name])
             kwargs: dict[str, Any] = {"help": meta["help"], "metavar": meta.get("metavar")}
             if meta.get("required"):
                 kwargs["required"] = True
@@ -63,10 +62,8 @@ def config_options(cls: type, command: str) -> Callable[[Callable], Callable]:
             else:
                 kwargs["default"] = default
                 kwargs["show_default"] = default is not None and default != ""
-            if base is not bool or "/" in flag:
+            if base is not bool:
                 kwargs["type"] = click.Path(**meta["path"]) if meta.get("path") else _click_type(base, meta)
-            if base is bool and "/" in flag:
-                kwargs.pop("type")
             fn = click.option(flag, f"cfg_{f.name}", **kwargs)(fn)
         return fn
 

@@ -120,11 +120,6 @@ class RunRecord:
                 d[name] = getattr(self, name)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
-        """A record of any version (see :func:`read_record`)."""
-        return read_record(d)
-
 
 def read_record(d: dict[str, Any]) -> RunRecord:
     """A run record from its JSON form, including the formats written before the version field.

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from agent.core.react import ReActAgent
 from agent.core.steps import Trajectory
+from agent.strategies.config import SAMPLED_TEMPERATURE
 
 
 def normalize_answer(answer: str | None) -> str | None:
@@ -69,7 +70,7 @@ def self_consistency(agent: ReActAgent, question: str, samples: int, earlier: Se
         raise ValueError(f"samples must be at least 1, got {samples}")
     cfg = agent.config
     if cfg.temperature == 0 and samples > 1:
-        cfg = replace(cfg, temperature=0.7)
+        cfg = replace(cfg, temperature=SAMPLED_TEMPERATURE)
     trajs = list(earlier[:samples])
     start, new = len(trajs), samples - len(trajs)
     if new == 0:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.core.model import Model
+from agent.core.model import Completion, Model
 from agent.core.record import RunRecord, Sample
 from agent.core.steps import Step, Trajectory
 from agent.strategies.config import StrategyConfig
@@ -88,28 +88,30 @@ def cot_answer(text: str) -> str | None:
     return lines[-1] if lines else None
 
 
-def _one_completion(question: str, cfg: StrategyConfig, run: Run, system: str, max_tokens: int) -> RunRecord:
-    out = run.model.complete(
+def _one_completion(question: str, strategy: str, answer: str | None, out: Completion) -> RunRecord:
+    """The record of a single completion: one step, the completion as its thought."""
+    step = Step(thought=out.text, answer=answer, tokens=out.completion_tokens)
+    return RunRecord(question, answer, strategy, steps=[step], tokens=out.completion_tokens,
+                     prompt_tokens=out.prompt_tokens, chain=out.text if strategy == "cot" else None)
+
+
+def _complete(question: str, cfg: StrategyConfig, run: Run, system: str, max_tokens: int) -> Completion:
+    return run.model.complete(
         _chat(run.model, system, question), max_tokens=max_tokens, temperature=cfg.temperature or 0.0, seed=cfg.seed
     )
-    if system == "direct_system":
-        lines = [line.strip() for line in out.text.strip().splitlines() if line.strip()]
-        answer, chain = (cot_answer(lines[0]) if lines else None), None
-    else:
-        answer, chain = cot_answer(out.text), out.text
-    return RunRecord(question, answer, "direct" if system == "direct_system" else "cot", steps=[Step(thought=out.text, answer=answer,
-                     tokens=out.completion_tokens)], tokens=out.completion_tokens,
-                     prompt_tokens=out.prompt_tokens, chain=chain)
 
 
 def direct(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
     """One line: the answer only."""
-    return _one_completion(question, cfg, run, "direct_system", min(cfg.max_tokens, 64))
+    out = _complete(question, cfg, run, "direct_system", min(cfg.max_tokens, 64))
+    lines = [line.strip() for line in out.text.strip().splitlines() if line.strip()]
+    return _one_completion(question, "direct", cot_answer(lines[0]) if lines else None, out)
 
 
 def cot(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
-    """A chain of thought in prose ending in ``The answer is N``."""
-    return _one_completion(question, cfg, run, "cot_system", cfg.max_tokens)
+    """A chain of thought in prose ending in ``The answer is N``; its arithmetic is checked for faithfulness."""
+    out = _complete(question, cfg, run, "cot_system", cfg.max_tokens)
+    return _one_completion(question, "cot", cot_answer(out.text), out)
 
 
 def _agent(cfg: StrategyConfig, run: Run):
