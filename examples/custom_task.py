@@ -6,8 +6,9 @@ Run it offline with a scripted model, or with the embedded model::
     python examples/custom_task.py 10            # scripted model: instant
     python examples/custom_task.py 10 --embedded # SmolLM2-135M proposes and judges
 
-With ``--verifier`` a program judges states instead of the model: the run is then reported
-as not model-only (``stats["model_only"]`` is false).
+The task says who proposes (``proposer = "model"``: the model samples every move). With
+``--verifier`` a program judges states instead of the model: the run is then reported with
+``stats["judge"] == "program"``, not model-only (``stats["model_only"]`` is false).
 """
 
 import argparse
@@ -38,6 +39,7 @@ class Doubling:
     name: str = "doubling"
     max_depth: int = 8
     n_generate: int = 4  # one move per sample, four samples per expansion
+    proposer = "model"  # who writes the moves (reported in stats["proposer"]); "rules" if a program listed them
 
     def initial_state(self, question: str) -> State:
         return State(question.strip())
@@ -126,7 +128,7 @@ def main() -> None:
     )
     print("answer:", result.answer, "| correct:", result.stats["valid"])
     print("path:", result.best_path)
-    print({k: result.stats[k] for k in ("nodes", "model_calls", "evaluator", "model_only")})
+    print({k: result.stats[k] for k in ("nodes", "model_calls", "proposer", "judge", "evaluator", "model_only")})
     print("tree:", save(result.tree, "custom_task_tree.html"))
 
 

@@ -55,7 +55,13 @@ class Query:
 
 @runtime_checkable
 class Task(Protocol):
-    """A search problem: what llm-reasoners splits into ``WorldModel`` and ``SearchConfig``."""
+    """A search problem: what llm-reasoners splits into ``WorldModel`` and ``SearchConfig``.
+
+    A task should also say who writes its candidate steps, as a ``proposer`` attribute:
+    ``"model"`` (sampled from the model) or ``"rules"`` (listed by a program, as Game of 24's
+    move generator). It is reported in ``stats["proposer"]``; a task without it is ``"unknown"``
+    and its results are never labelled model-only.
+    """
 
     name: str
     max_depth: int  # the most steps a solution takes (Game of 24: 3 moves and the answer)
@@ -107,7 +113,11 @@ class Evaluation:
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Scores candidate states; implementations cache so a state is never judged twice."""
+    """Scores candidate states; implementations cache so a state is never judged twice.
+
+    An evaluator should say who judges as a ``judge`` attribute: ``"model"`` (the model's own
+    judgement) or ``"program"`` (a verifier). It is reported in ``stats["judge"]``.
+    """
 
     name: str
     max_value: float  # the best possible value, to normalise rewards into [0, 1]
@@ -158,7 +168,33 @@ class SearchResult:
 
 EvaluatorSpec = str | Evaluator | Callable[[str, State], float]
 
+PROPOSERS = ("model", "rules")  # who wrote the candidate steps: the model sampled them, or a program listed them
+JUDGES = ("model", "program")  # who ranked them: the model's own judgement, or a program (a verifier, a check)
+
+
+def check_role(role: str, value: str, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed``, else a ValueError naming the role."""
+    if value not in allowed:
+        raise ValueError(f"{role} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def provenance(task: object, evaluator: object) -> dict[str, Any]:
+    """Who proposed and who judged a search: ``proposer``, ``judge`` and ``model_only``.
+
+    A task says who proposes with a ``proposer`` attribute (``"model"`` or ``"rules"``), an
+    evaluator who judges with ``judge`` (``"model"`` or ``"program"``). One that says nothing
+    is reported as ``"unknown"``. ``model_only`` is true only when the model did both.
+    """
+    proposer = getattr(task, "proposer", "unknown")
+    judge = getattr(evaluator, "judge", "unknown")
+    return {"proposer": proposer, "judge": judge, "model_only": proposer == "model" and judge == "model"}
+
 __all__ = [
+    "JUDGES",
+    "PROPOSERS",
+    "check_role",
+    "provenance",
     "Evaluation",
     "Evaluator",
     "EvaluatorSpec",

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import time
 
-from search.contract import Evaluator, SearchConfig, SearchResult, Task
+from search.contract import Evaluator, SearchConfig, SearchResult, Task, provenance
 from search.meter import MeteredModel
 from search.tree import SearchTree
 
@@ -128,7 +128,7 @@ class Engine:
             "algorithm": self.algorithm,
             "task": self.task.name,
             "evaluator": self.evaluator.name,
-            "model_only": bool(getattr(self.evaluator, "model_only", False)),
+            **provenance(self.task, self.evaluator),  # proposer, judge, model_only
             "cache_hits": getattr(self.evaluator, "hits", 0),
             "model": self.model.name,
             "task_options": self._task_options(),

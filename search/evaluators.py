@@ -5,7 +5,7 @@
 - :class:`VoteEvaluator` (the paper's "vote"): ``n`` samples of a prompt listing the
   candidates; each sample votes for one; a state's value is its number of votes.
 - :class:`VerifierEvaluator`: a program ``f(question, state) -> float``. It is *not* the
-  model judging; results using it are reported apart (``stats["model_only"]`` is false).
+  model judging (``judge = "program"``), so results using it are never ``model_only``.
 - :class:`LearnedScorer`: the interface a trained scorer (from ``finetune/``) implements;
   :class:`LogprobScorer` is one made from a model's log-probabilities of ``sure`` against
   ``impossible``, and :class:`ScorerEvaluator` turns any scorer into an evaluator.
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from agent.core.model import Model, ModelError
-from search.contract import Evaluation, Evaluator, Query, State, Task
+from search.contract import JUDGES, Evaluation, Evaluator, Query, State, Task, check_role
 from search.meter import ask
 
 VALUE_WEIGHTS = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}  # the paper's (ad hoc) weights
@@ -47,7 +47,7 @@ class ValueEvaluator:
         temperature: sampling temperature of the judgements.
     """
 
-    model_only = True
+    judge = "model"
 
     def __init__(self, n: int = 3, temperature: float = 0.7):
         self.name = "value"
@@ -78,7 +78,7 @@ class VoteEvaluator:
         temperature: sampling temperature of the votes.
     """
 
-    model_only = True
+    judge = "model"
 
     def __init__(self, n: int = 3, temperature: float = 0.7):
         self.name = "vote"
@@ -115,7 +115,7 @@ class VerifierEvaluator:
         max_value: the best value ``fn`` returns.
     """
 
-    model_only = False
+    judge = "program"
 
     def __init__(self, fn: Callable[[str, State], float], name: str | None = None, max_value: float = 1.0):
         self.fn = fn
@@ -144,12 +144,16 @@ class LearnedScorer(Protocol):
 
 
 class ScorerEvaluator(VerifierEvaluator):
-    """Any :class:`LearnedScorer` as an evaluator (cached per state)."""
+    """Any :class:`LearnedScorer` as an evaluator (cached per state).
 
-    def __init__(self, scorer: LearnedScorer, name: str = "learned", model_only: bool = True):
+    Args:
+        judge: ``"model"`` (default: a learned scorer is a model) or ``"program"``.
+    """
+
+    def __init__(self, scorer: LearnedScorer, name: str = "learned", judge: str = "model"):
         super().__init__(scorer.score, name=name, max_value=1.0)
         self.name = name
-        self.model_only = model_only
+        self.judge = check_role("judge", judge, JUDGES)
 
 
 class LogprobScorer:

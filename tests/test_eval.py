@@ -317,6 +317,41 @@ def test_tot_proposer_reaches_the_game24_task(tmp_path, monkeypatch):
     assert "Traceback" not in result.output
 
 
+def test_game24_reports_keep_the_papers_setting_and_the_rules_proposer_apart(tmp_path):
+    """Who proposed and who judged is in every record and in the report: the rules+judge default is never
+    labelled model-only, the paper's setting (the model proposes, value judges) is."""
+    from agent.app.evaluate.report import markdown_table
+
+    csv_file = tmp_path / "24.csv"
+    csv_file.write_text("Rank,Puzzles,AMT (s)\n1,4 6 4 8,4.4\n")
+    task = get_task("game24")
+    judge = ScriptedModel(lambda prompt: "sure")
+    run_eval(task, task.load(csv_file), judge, StrategyConfig("tot", beam=2), tmp_path / "rules.jsonl")
+    paper = StrategyConfig("tot", proposer="model", evaluator="value", beam=2)
+    run_eval(task, task.load(csv_file), ScriptedModel(lambda prompt: "sure"), paper, tmp_path / "paper.jsonl")
+    rules_stats = next(read_jsonl(tmp_path / "rules.jsonl"))["stats"]
+    paper_stats = next(read_jsonl(tmp_path / "paper.jsonl"))["stats"]
+    assert (rules_stats["proposer"], rules_stats["judge"], rules_stats["model_only"]) == ("rules", "model", False)
+    assert (paper_stats["proposer"], paper_stats["judge"], paper_stats["model_only"]) == ("model", "model", True)
+    rows = markdown_table(group_results([tmp_path / "rules.jsonl", tmp_path / "paper.jsonl"])).splitlines()[2:]
+    assert len(rows) == 2
+    assert {row.split(" | ")[3] for row in rows} == {"rules / model", "model / model"}
+
+
+def test_sc_with_a_verifier_is_judged_by_a_program(gsm8k_file, tmp_path):
+    from agent.strategies.programs import Run, run_strategy
+
+    class Verifier:
+        def score_all(self, question, trajectories):
+            return [1.0 for _ in trajectories]
+
+    model = ScriptedModel(["Final Answer: 72"] * 4)
+    record = run_strategy("q?", StrategyConfig("sc", samples=2), Run(model, tools=[], verifier=Verifier()))
+    assert (record.stats["proposer"], record.stats["judge"], record.stats["model_only"]) == ("model", "program", False)
+    record = run_strategy("q?", StrategyConfig("sc", samples=2), Run(model, tools=[]))
+    assert (record.stats["judge"], record.stats["model_only"]) == ("model", True)
+
+
 def test_cli_missing_data_file_is_one_clear_line(tmp_path):
     from agent.app.cli import cli
 
@@ -343,8 +378,8 @@ def test_report_writes_markdown_and_png(gsm8k_file, tmp_path):
     )
     assert result.exit_code == 0, result.output
     rows = md.read_text().splitlines()
-    assert rows[2].startswith("| gsm8k | scripted | direct | 33.3% | 3 |")
-    assert rows[3].startswith("| gsm8k | scripted | react | 66.7% | 3 |")
+    assert rows[2].startswith("| gsm8k | scripted | direct | model / model | 33.3% | 3 |")
+    assert rows[3].startswith("| gsm8k | scripted | react | model / model | 66.7% | 3 |")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -76,9 +76,15 @@ def test_verifier_is_reported_as_not_model_only_and_cached():
         return 1.0 if "24" in state.text else 0.0
 
     result = solve(
-        "4 9 10 13", model=ScriptedModel(lambda p: "13 - 9 = 4 (left: 4 4 10)\n"), evaluator=closeness, beam=2
+        "4 9 10 13",
+        model=ScriptedModel(lambda p: "13 - 9 = 4 (left: 4 4 10)\n"),
+        evaluator=closeness,
+        beam=2,
+        task_options={"propose_by": "model"},
     )
-    assert result.stats["evaluator"] == "verifier:closeness" and result.stats["model_only"] is False
+    assert result.stats["evaluator"] == "verifier:closeness"
+    # the model proposed, a program judged: not model-only
+    assert (result.stats["proposer"], result.stats["judge"], result.stats["model_only"]) == ("model", "program", False)
     assert len(calls) == len(set(calls))  # each state judged once
     ev = VerifierEvaluator(closeness)
     ev.evaluate(None, Game24(), [S1, S1])
@@ -201,3 +207,21 @@ def test_grammars_are_dropped_for_backends_that_cannot_enforce_them():
         result = solve("4 9 10 13", model=model, beam=1, n_evaluate=1, max_depth=1)
         assert all(c["grammar"] is None for c in model.calls)
         assert result.stats["model_calls"] >= 1
+
+
+def test_provenance_is_model_only_only_when_the_model_proposed_and_judged():
+    from search.contract import provenance
+
+    class Silent:  # a task or evaluator that does not say who it is
+        pass
+
+    model_task, rules_task = Game24(propose_by="model"), Game24(propose_by="rules")
+    assert provenance(model_task, ValueEvaluator()) == {"proposer": "model", "judge": "model", "model_only": True}
+    assert provenance(rules_task, ValueEvaluator())["model_only"] is False
+    assert provenance(model_task, VerifierEvaluator(lambda q, s: 1.0))["model_only"] is False
+    assert provenance(Silent(), ValueEvaluator()) == {"proposer": "unknown", "judge": "model", "model_only": False}
+    assert provenance(model_task, Silent())["judge"] == "unknown"
+    assert ScorerEvaluator(FixedScorer()).judge == "model"
+    assert ScorerEvaluator(FixedScorer(), judge="program").judge == "program"
+    with pytest.raises(ValueError, match="judge must be one of model, program"):
+        ScorerEvaluator(FixedScorer(), judge="oracle")

@@ -176,7 +176,9 @@ def test_game24_defaults_are_the_rules_proposer_and_the_logprob_judge():
 
     model = ScriptedModel(lambda prompt: "sure")
     result = solve("4 9 10 13", task="game24", model=model, beam=2)
-    assert result.stats["evaluator"] == "logprob" and result.stats["model_only"]
+    assert result.stats["evaluator"] == "logprob"
+    # the rules proposed, the model judged: not model-only
+    assert (result.stats["proposer"], result.stats["judge"], result.stats["model_only"]) == ("rules", "model", False)
     assert all(c["grammar"] in ('root ::= "sure"', 'root ::= "impossible"') for c in model.calls)  # judging only
     assert (
         solve("4 9 10 13", task="game24", model=ScriptedModel(lambda p: "sure"), evaluator="value").stats["evaluator"]

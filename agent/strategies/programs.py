@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.core.model import Completion, Model
 from agent.core.record import RunRecord, Sample
@@ -195,6 +195,14 @@ def tot(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
     )
 
 
+def _roles(cfg: StrategyConfig, run: Run) -> dict[str, Any]:
+    """Who proposed and who judged a run that did not search. The model writes every step of direct, cot,
+    react and sc; the answer is its own (sc: its most frequent one), unless a verifier (a program fit on gold
+    labels) weighs the votes. ``model_only`` as in :func:`search.contract.provenance`."""
+    judge = "program" if cfg.strategy == "sc" and (run.verifier is not None or cfg.verifier is not None) else "model"
+    return {"proposer": "model", "judge": judge, "model_only": judge == "model"}
+
+
 STRATEGY_FUNCTIONS: dict[str, Strategy] = {"direct": direct, "cot": cot, "react": react, "sc": sc, "tot": tot}
 
 
@@ -208,6 +216,8 @@ def run_strategy(question: str, config: StrategyConfig, run: Run) -> RunRecord:
     t0 = time.perf_counter()
     record = STRATEGY_FUNCTIONS[cfg.strategy or "react"](question, cfg, run)
     record.seconds = time.perf_counter() - t0
+    if cfg.strategy != "tot":  # tot's roles come from the search (its task and evaluator)
+        record.stats.update(_roles(cfg, run))
     record.variant, record.seed = cfg.variant, cfg.seed
     record.model = getattr(run.model, "name", type(run.model).__name__)
     if record.strategy in ("react", "sc") and not record.tools:

@@ -102,6 +102,12 @@ class Game24:
         if self.propose_by not in ("model", "rules"):
             raise ValueError(f"propose_by must be 'model' or 'rules', not {self.propose_by!r}")
 
+    @property
+    def proposer(self) -> str:
+        """Who writes the moves: ``"rules"`` (the move generator) or ``"model"``; the answer line is bookkeeping
+        with ``answer_by="steps"``."""
+        return self.propose_by
+
     def initial_state(self, question: str) -> State:
         numbers = puzzle_numbers(question)
         if len(numbers) != 4:

@@ -30,6 +30,7 @@ class LineTask:
     """
 
     name: ClassVar[str] = "lines"
+    proposer: ClassVar[str] = "model"  # every step is a line the model samples
     max_depth: ClassVar[int] = 6
     n_generate: ClassVar[int] = 3  # one line per sample: several samples give the branching
     answer_pattern: ClassVar[re.Pattern] = re.compile(r"^Answer:\s*(.+)$", re.IGNORECASE)

@@ -46,6 +46,7 @@ def summarize(records: list[dict[str, Any]], out: str | None = None) -> Summary:
     n = len(records)
     checked = sum(int((r.get("faithfulness") or {}).get("checked", 0)) for r in records)
     right = sum(int((r.get("faithfulness") or {}).get("correct", 0)) for r in records)
+    roles = sorted({_roles(r) for r in records} - {""})
     return Summary(
         task=str(first.get("task", "")),
         strategy=str(first.get("strategy", "")),
@@ -57,7 +58,16 @@ def summarize(records: list[dict[str, Any]], out: str | None = None) -> Summary:
         faithfulness=right / checked if checked else None,
         n_checked=checked,
         out=out,
+        roles=", ".join(roles),
     )
+
+
+def _roles(record: dict[str, Any]) -> str:
+    """``"proposer / judge"`` of one record (records older than these labels have none)."""
+    stats = record.get("stats") or {}
+    if "proposer" not in stats:
+        return ""
+    return f"{stats['proposer']} / {stats.get('judge', 'unknown')}"
 
 
 def group_results(paths: Iterable[str | Path]) -> list[Summary]:
@@ -76,15 +86,15 @@ def group_results(paths: Iterable[str | Path]) -> list[Summary]:
 
 
 def markdown_table(summaries: list[Summary]) -> str:
-    """A markdown table: task, model, strategy, accuracy, n, tokens/item, s/item, faithfulness."""
+    """A markdown table: task, model, strategy, who proposed / judged, accuracy, n, tokens/item, s/item, faithfulness."""
     rows = [
-        "| task | model | strategy | accuracy | n | tokens/item | s/item | faithfulness |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| task | model | strategy | proposed / judged | accuracy | n | tokens/item | s/item | faithfulness |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in summaries:
         faith = "-" if s.faithfulness is None else f"{s.faithfulness:.1%} ({s.n_checked})"
         rows.append(
-            f"| {s.task} | {s.model} | {s.strategy} | {s.accuracy:.1%} | {s.n} | {s.tokens_per_item:.0f} "
+            f"| {s.task} | {s.model} | {s.strategy} | {s.roles or '-'} | {s.accuracy:.1%} | {s.n} | {s.tokens_per_item:.0f} "
             f"| {s.seconds_per_item:.2f} | {faith} |"
         )
     return "\n".join(rows) + "\n"

@@ -64,6 +64,7 @@ class Summary:
     n_checked: int = 0
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    roles: str = ""  # who proposed / who judged, e.g. "rules / model" (from the records' stats)
 
     @property
     def accuracy(self) -> float:
@@ -80,6 +81,7 @@ class Summary:
             "seconds_per_item": round(self.seconds_per_item, 3),
             "faithfulness": None if self.faithfulness is None else round(self.faithfulness, 4),
             "n_checked": self.n_checked,
+            "roles": self.roles,
             "out": self.out,
             **self.extra,
         }
