@@ -11,7 +11,7 @@ from agent.core.jsonl import append_jsonl
 from agent.core.record import RunRecord
 from agent.core.steps import Step
 from agent.core.text import dumps, for_terminal
-from agent.strategies.config import StrategyConfig
+from agent.strategies.config import AGENTIC, StrategyConfig
 
 
 def show_step(step: Step) -> None:
@@ -41,9 +41,9 @@ def solve_question(
     from tools.base import load_tools
 
     cfg = config.resolved()
-    tools = load_tools(cfg.tools) if cfg.strategy in ("react", "sc") else None
+    tools = load_tools(cfg.tools) if cfg.strategy in AGENTIC else None
     model = load_model(cfg.model)
-    on_step = None if as_json or cfg.strategy not in ("react", "sc") else show_step
+    on_step = None if as_json or cfg.strategy not in AGENTIC else show_step
     record = run_strategy(question, cfg, Run(model, tools, on_step=on_step, tree_out=tree))
     if trace is not None:
         append_jsonl(trace, record.to_dict())

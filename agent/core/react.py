@@ -77,17 +77,31 @@ class ReActAgent:
 
     def run(self, question: str, first: str | None = None) -> Trajectory:
         """Run until a final answer or ``max_steps``; ``first`` is an already drawn first step."""
-        t0 = time.perf_counter()
         traj = Trajectory(question=question, model=getattr(self.model, "name", ""), tools=list(self.tools))
         if first is None:
             self._check_question_fits(traj)
-        repeats = 0
-        for i in range(self.config.max_steps):
-            if i and first is None and not self._fits(traj):
+        return self._loop(traj, first)
+
+    def resume(self, traj: Trajectory, first: str | None = None) -> Trajectory:
+        """A new trajectory that goes on from ``traj``'s steps (left as they are) until a final answer or
+        ``max_steps`` in all; ``first`` is an already drawn text of the next step. A rollout from a step prefix."""
+        start = Trajectory(question=traj.question, steps=list(traj.steps), model=traj.model or
+                           getattr(self.model, "name", ""), tools=list(traj.tools or self.tools))
+        if traj.answer is not None:
+            start.answer = traj.answer
+            return start
+        return self._loop(start, first)
+
+    def _loop(self, traj: Trajectory, first: str | None) -> Trajectory:
+        t0 = time.perf_counter()
+        done = len(traj.steps)
+        repeats = sum(s.error is not None and s.error.type == "repeat" for s in traj.steps)
+        for i in range(done, self.config.max_steps):
+            if i and (i > done or first is None) and not self._fits(traj):
                 traj.stats["stopped"] = "context_full"  # no room for another step: end with what exists
                 break
             force_final = i == self.config.max_steps - 1 or repeats >= self.config.repeat_limit
-            step = self._step(traj, force_final, first if i == 0 else None)
+            step = self._step(traj, force_final, first if i == done else None)
             repeats += step.error is not None and step.error.type == "repeat"
             traj.steps.append(step)
             if self.on_step:
@@ -104,10 +118,13 @@ class ReActAgent:
         }
         return traj
 
-    def propose(self, traj: Trajectory, n: int, temperature: float, seed: int | None = None) -> Completion:
+    def propose(
+        self, traj: Trajectory, n: int, temperature: float, seed: int | None = None, max_tokens: int | None = None
+    ) -> Completion:
         """``n`` drawn texts of the step after ``traj``, in one batch where the backend can; nothing is run.
 
         The last step a run allows may only give the final answer (the grammar says so where the backend takes one).
+        ``max_tokens`` caps each sample below the configured step length (a search's budget).
         """
         use_grammar = self.config.grammar and getattr(self.model, "supports_grammar", True)
         final_only = len(traj.steps) >= self.config.max_steps - 1
@@ -116,7 +133,7 @@ class ReActAgent:
             stop=STOP,
             n=n,
             grammar=self._grammars[final_only] if use_grammar else None,
-            max_tokens=self.config.max_tokens,
+            max_tokens=self.config.max_tokens if max_tokens is None else min(max_tokens, self.config.max_tokens),
             temperature=temperature,
             seed=seed,
         )

@@ -12,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
-StrategyName = Literal["direct", "cot", "react", "sc", "tot"]
+StrategyName = Literal["direct", "cot", "react", "sc", "bon", "beam", "tot"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyName)
+AGENTIC = ("react", "sc", "bon", "beam")  # strategies that run the ReAct loop with tools
+STEP_SEARCH = ("bon", "beam")  # strategies that rank ReAct steps with a process reward model
 SEARCH_TASKS = ("game24", "gsm8k", "generic")
 SC_SAMPLES = 5  # sc: trajectories per question when --samples is not given
+BON_SAMPLES = 8  # bon: trajectories per question when --samples is not given
+BEAM_WIDTH, BEAM_EXPAND = 4, 4  # beam: states kept a depth, steps drawn per state
 SAMPLED_TEMPERATURE = 0.7  # sc: the temperature when --temperature is not given
 
 
@@ -35,22 +39,26 @@ class StrategyConfig:
 
     strategy: str | None = field(default=None, metadata=option(
         "direct: the answer only; cot: prose chain of thought; react: Thought/Action/Observation with tools; "
-        "sc: self-consistency over sampled react runs; tot: Tree-of-Thoughts search. Default: react "
+        "sc: self-consistency over sampled react runs; bon: best of N sampled react runs by a process reward "
+        "model; beam: step-level beam search over react steps, judged by the PRM; tot: Tree-of-Thoughts "
+        "search. Default: react "
         "(sc when --samples > 1; agent eval: the task's, tot for game24).", choices=STRATEGIES))
     model: str | None = field(default=None, metadata=option(
         "GGUF file (base.gguf+adapter.gguf for a LoRA), HF dir, OpenAI-compatible URL or fake:FILE.json. "
         "Default: the embedded fine-tuned SmolLM2.", flag="--model", metavar="SPEC"))
     tools: str | None = field(default=None, metadata=option(
         "react, sc: comma list of tools or module:attr toolsets. Default: calculator,python.", metavar="LIST"))
-    max_steps: int = field(default=8, metadata=option("react, sc: the most ReAct steps.", range=(1, 100)))
+    max_steps: int = field(default=8, metadata=option("react, sc, bon, beam: the most ReAct steps.", range=(1, 100)))
     samples: int | None = field(default=None, metadata=option(
         f"sc: trajectories per question, majority-voted (default {SC_SAMPLES}; with react, N > 1 means sc). "
-        "agent eval: a bigger run into the same --out reuses a smaller one's samples.", range=(1, 64)))
+        "agent eval: a bigger run into the same --out reuses a smaller one's samples. "
+        f"bon: trajectories ranked by the PRM (default {BON_SAMPLES}).", range=(1, 64)))
     verifier: str | None = field(default=None, metadata=option(
         "sc: a learned verifier ('default': the shipped one, or a model spec) scores each sampled trajectory, "
         "and each answer gets the sum of its trajectories' scores instead of a count.", metavar="SPEC"))
     temperature: float | None = field(default=None, metadata=option(
-        f"Sampling temperature. Default: 0 (greedy), {SAMPLED_TEMPERATURE} for sc, the search's own for tot.",
+        f"Sampling temperature. Default: 0 (greedy), {SAMPLED_TEMPERATURE} for sc, bon and beam, the search's own "
+        "for tot.",
         range=(0, 5)))
     seed: int = field(default=0, metadata=option("Seed (agent eval: item i gets seed + i)."))
     max_tokens: int = field(default=384, metadata=option("direct, cot: the longest completion.", range=(1, 4096)))
@@ -59,7 +67,18 @@ class StrategyConfig:
     algorithm: str | None = field(default=None, metadata=option(
         "tot: the search algorithm (default bfs).", choices=("bfs", "dfs", "mcts")))
     beam: int | None = field(default=None, metadata=option(
-        "tot: states kept per level. Default: the task's (10 for game24, else 5).", range=(1, 64)))
+        f"tot: states kept per level. Default: the task's (10 for game24, else 5). beam: beams kept a depth "
+        f"(default {BEAM_WIDTH}).", range=(1, 64)))
+    expand: int | None = field(default=None, metadata=option(
+        f"beam: next steps drawn per beam, in one batch (default {BEAM_EXPAND}).", range=(1, 64)))
+    prm: str | None = field(default=None, metadata=option(
+        "bon, beam: the process reward model that scores each step: 'default' (the shipped PRM adapter, or "
+        "the feature verifier where none ships; the record's stats.prm names which), 'features', a .json "
+        "feature verifier or a model spec.", metavar="SPEC"))
+    aggregate: str | None = field(default=None, metadata=option(
+        "bon, beam: a trajectory's score from its steps' (default min).", choices=("min", "last", "product")))
+    budget: int | None = field(default=None, metadata=option(
+        "beam: the most tokens generated per question (default: no limit but --max-steps).", range=(1, 10**7)))
     n_generate: int | None = field(default=None, metadata=option(
         "tot: proposal samples per expansion. Default: the task's (8 for game24 --proposer model).", range=(1, 256)))
     evaluator: str | None = field(default=None, metadata=option(
@@ -88,6 +107,12 @@ class StrategyConfig:
         cfg = replace(self, strategy=strategy)
         if strategy == "sc":
             cfg = replace(cfg, samples=self.samples or SC_SAMPLES)
+        if strategy in STEP_SEARCH:
+            cfg = replace(cfg, prm=self.prm or "default", aggregate=self.aggregate or "min")
+        if strategy == "bon":
+            cfg = replace(cfg, samples=self.samples or BON_SAMPLES)
+        if strategy == "beam":
+            cfg = replace(cfg, beam=self.beam or BEAM_WIDTH, expand=self.expand or BEAM_EXPAND)
         if strategy == "tot":
             cfg = replace(cfg, algorithm=self.algorithm or "bfs")
         return cfg
@@ -103,8 +128,16 @@ class StrategyConfig:
         strategy = cfg.strategy
         if strategy == "sc" and self.verifier is not None and (cfg.samples or 0) < 2:
             raise ConfigError("--verifier weights the votes of sampled trajectories: give --samples 2 or more")
-        if strategy != "sc" and self.samples not in (None, 1):
-            raise ConfigError(f"--samples is for sc (self-consistency over react), not --strategy {strategy}")
+        if strategy not in ("sc", "bon") and self.samples not in (None, 1):
+            raise ConfigError(f"--samples is for sc (self-consistency over react) and bon, not --strategy {strategy}")
+        given = [f"--{n}" for n in ("prm", "aggregate") if getattr(self, n) is not None]
+        if given and strategy not in STEP_SEARCH:
+            raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --strategy bon or "
+                              f"beam, not {strategy}")
+        given = [f"--{n}" for n in ("expand", "budget") if getattr(self, n) is not None]
+        if given and strategy != "beam":
+            raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --strategy beam, "
+                              f"not {strategy}")
         if self.verifier is not None and strategy != "sc":
             raise ConfigError("--verifier is for sc: give --samples 2 or more (it weights the votes of sampled "
                               "trajectories)")
@@ -113,8 +146,9 @@ class StrategyConfig:
                 raise ConfigError("--proposer is for --strategy tot on game24 (agent solve: --task game24), the "
                                   "only task with move rules")
         else:
-            given = [f"--{n.replace('_', '-')}" for n in ("algorithm", "beam", "n_generate", "evaluator", "proposer")
-                     if getattr(self, n) is not None]
+            searched = ("algorithm", "n_generate", "evaluator", "proposer") if strategy == "beam" else (
+                "algorithm", "beam", "n_generate", "evaluator", "proposer")
+            given = [f"--{n.replace('_', '-')}" for n in searched if getattr(self, n) is not None]
             if given:
                 raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --strategy tot, "
                                   f"not {strategy}")
@@ -125,7 +159,7 @@ class StrategyConfig:
         """The temperature a react or sc run samples at."""
         if self.temperature is not None:
             return self.temperature
-        return SAMPLED_TEMPERATURE if self.strategy == "sc" else 0.0
+        return SAMPLED_TEMPERATURE if self.strategy in ("sc", *STEP_SEARCH) else 0.0
 
     @property
     def variant(self) -> str:
@@ -136,13 +170,15 @@ class StrategyConfig:
         names = {
             "react": ("max_steps", "temperature"),
             "sc": ("samples", "verifier", "max_steps", "temperature"),
+            "bon": ("samples", "prm", "aggregate", "max_steps", "temperature"),
+            "beam": ("beam", "expand", "prm", "aggregate", "budget", "max_steps", "temperature"),
             "tot": ("algorithm", "evaluator", "proposer", "beam", "n_generate", "temperature"),
         }.get(cfg.strategy or "", ("max_tokens", "temperature"))
         parts = []
         for name in names:
             value = getattr(cfg, name)
             if value != getattr(defaults, name):
-                if name in ("algorithm", "evaluator"):
+                if name in ("algorithm", "evaluator"):  # tot(logprob) reads as it always did
                     parts.append(str(value))
                 else:
                     parts.append(f"{name}={value}" if isinstance(value, str) else f"{name}={value:g}")
@@ -152,4 +188,4 @@ class StrategyConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-__all__ = ["STRATEGIES", "ConfigError", "StrategyConfig", "StrategyName", "option"]
+__all__ = ["AGENTIC", "STEP_SEARCH", "STRATEGIES", "ConfigError", "StrategyConfig", "StrategyName", "option"]

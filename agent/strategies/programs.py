@@ -5,6 +5,8 @@
 - ``react``: a :class:`~agent.core.react.ReActAgent` with the tools (default: calculator, python).
 - ``sc``: self-consistency, ``samples`` ReAct trajectories majority-voted, or voted by a learned
   verifier's scores (:mod:`agent.strategies.verify`).
+- ``bon``, ``beam``: best of N trajectories, or a step-level beam search, a process reward model scoring each
+  step (:mod:`agent.strategies.stepsearch`, :mod:`agent.strategies.prm`).
 - ``tot``: a Tree-of-Thoughts search (:func:`search.solve`), imported when used.
 
 :func:`run_strategy` is the one entry point (``agent solve`` and ``agent eval`` both call it).
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import time
@@ -23,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 from agent.core.model import Completion, Model
 from agent.core.record import RunRecord, Sample
 from agent.core.steps import Step, Trajectory
-from agent.strategies.config import StrategyConfig
+from agent.strategies.config import AGENTIC, STEP_SEARCH, StrategyConfig
 from tools.base import Tool
 
 if TYPE_CHECKING:
+    from agent.strategies.prm import StepScorer
     from agent.strategies.verify import Verifier
 
 PROMPTS: dict[str, str] = {
@@ -47,6 +51,7 @@ class Run:
         model: the model (any :class:`~agent.core.model.Model`).
         tools: the ReAct tools (``None``: calculator and python).
         verifier: sc: scores the samples (``None``: load ``config.verifier`` if it names one, else majority vote).
+        prm: bon, beam: scores each step (``None``: load ``config.prm``, once per process and spec).
         earlier: sc: trajectories of a smaller run of this question with the same settings; only the rest are drawn.
         on_step: react, sc: called with each step as it happens (the terminal trace).
         search_question: tot: the question as the search task reads it (Game of 24: the four numbers).
@@ -57,6 +62,7 @@ class Run:
     tools: list[Tool] | None = None
     verifier: Verifier | None = None
     earlier: Sequence[Trajectory] = ()
+    prm: StepScorer | None = None
     on_step: Callable[[Step], None] | None = None
     search_question: str | None = None
     tree_out: str | Path | None = None
@@ -164,6 +170,54 @@ def sc(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
     )
 
 
+def _prm(cfg: StrategyConfig, run: Run):
+    from agent.strategies.prm import CachedScorer
+
+    return CachedScorer(run.prm if run.prm is not None else _load_prm(cfg.prm or "default"))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_prm(spec: str) -> StepScorer:
+    """A PRM loaded once per process and spec (a model PRM is a model load)."""
+    from agent.strategies.prm import load_prm
+
+    return load_prm(spec)
+
+
+def _step_record(question: str, strategy: str, result, tools: list[str]) -> RunRecord:
+    samples = [Sample(b.traj.answer, b.traj.steps, score=round(b.value(result.stats["aggregate"]), 6))
+               for b in result.beams]
+    return RunRecord(
+        question, result.answer, strategy, tools=tools, steps=result.best.steps, tokens=int(result.stats["tokens"]),
+        stats={k: v for k, v in result.stats.items() if k != "tokens"}, samples=samples, weighted=result.weighted,
+        chain="\n".join(_reasoning(b.traj) for b in result.beams) or _reasoning(result.best),
+    )
+
+
+def bon(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
+    """Best of N: ``cfg.samples`` sampled ReAct trajectories, the one whose steps the PRM scores best answers."""
+    from agent.strategies.stepsearch import best_of_n
+
+    agent = _agent(cfg, run)
+    result = best_of_n(agent, _prm(cfg, run), question, cfg.samples or 1, cfg.aggregate or "min")
+    return _step_record(question, "bon", result, list(agent.tools))
+
+
+def beam(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
+    """Step-level beam search over ReAct steps: ``cfg.beam`` beams, ``cfg.expand`` drawn steps each, the PRM judging."""
+    from agent.core.react import ReActAgent, ReActConfig
+    from agent.strategies.stepsearch import ToolCalls, beam_search
+    from tools.base import load_tools
+
+    calls = ToolCalls()
+    tools = calls.wrap(load_tools() if run.tools is None else run.tools)
+    config = ReActConfig(max_steps=cfg.max_steps, temperature=cfg.temperature_or_default, seed=cfg.seed)
+    agent = ReActAgent(run.model, tools, config)
+    result = beam_search(agent, _prm(cfg, run), question, beam=cfg.beam or 1, expand=cfg.expand or 1,
+                         how=cfg.aggregate or "min", budget=cfg.budget, tools=calls)
+    return _step_record(question, "beam", result, list(agent.tools))
+
+
 def tot(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
     """A Tree-of-Thoughts search over the task's search problem; the record carries the whole tree."""
     import json
@@ -200,10 +254,14 @@ def _roles(cfg: StrategyConfig, run: Run) -> dict[str, Any]:
     react and sc; the answer is its own (sc: its most frequent one), unless a verifier (a program fit on gold
     labels) weighs the votes. ``model_only`` as in :func:`search.contract.provenance`."""
     judge = "program" if cfg.strategy == "sc" and (run.verifier is not None or cfg.verifier is not None) else "model"
+    if cfg.strategy in STEP_SEARCH:
+        judge = _prm(cfg, run).judge
     return {"proposer": "model", "judge": judge, "model_only": judge == "model"}
 
 
-STRATEGY_FUNCTIONS: dict[str, Strategy] = {"direct": direct, "cot": cot, "react": react, "sc": sc, "tot": tot}
+STRATEGY_FUNCTIONS: dict[str, Strategy] = {
+    "direct": direct, "cot": cot, "react": react, "sc": sc, "bon": bon, "beam": beam, "tot": tot,
+}
 
 
 def run_strategy(question: str, config: StrategyConfig, run: Run) -> RunRecord:
@@ -220,7 +278,7 @@ def run_strategy(question: str, config: StrategyConfig, run: Run) -> RunRecord:
         record.stats.update(_roles(cfg, run))
     record.variant, record.seed = cfg.variant, cfg.seed
     record.model = getattr(run.model, "name", type(run.model).__name__)
-    if record.strategy in ("react", "sc") and not record.tools:
+    if record.strategy in AGENTIC and not record.tools:
         record.tools = [t.name for t in run.tools or []]
     return record
 

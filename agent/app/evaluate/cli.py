@@ -20,7 +20,7 @@ from agent.app.evaluate.tasks import TASKS, get_task
 from agent.app.evaluate.types import Summary
 from agent.app.options import config_options, json_option, pop_config
 from agent.core.text import dumps, for_terminal
-from agent.strategies.config import StrategyConfig
+from agent.strategies.config import AGENTIC, StrategyConfig
 
 
 def _slug(spec: str | None) -> str:
@@ -127,7 +127,7 @@ def _evaluate(
         config = resolve(config, task)  # conflicting options refused before the model loads
         check_parallel(config, parallel)  # before the model loads too
         out = out or Path("runs/eval") / f"{task.name}-{config.strategy}-{_slug(config.model)}.jsonl"
-        tools = load_tools(config.tools) if config.strategy in ("react", "sc") else None
+        tools = load_tools(config.tools) if config.strategy in AGENTIC else None
         model = load_model(config.model)
         with _progress(len(items), f"{task.name}/{config.strategy}") as on_record:
             summary = run_eval(task, items, model, config, out, tools=tools, on_record=on_record, parallel=parallel)

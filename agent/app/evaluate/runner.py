@@ -26,13 +26,12 @@ from agent.core.jsonl import append_jsonl
 from agent.core.model import Model
 from agent.core.record import sample_trajectories
 from agent.core.text import escape_surrogates
-from agent.strategies.config import StrategyConfig
+from agent.strategies.config import AGENTIC, StrategyConfig
 from agent.strategies.programs import Run, run_strategy
 from agent.strategies.verify import Verifier, load_verifier
 from tools.base import Tool, load_tools
 
 log = logging.getLogger(__name__)
-AGENTIC = ("react", "sc")  # strategies that run the ReAct loop with tools
 PARALLEL = ("react", "cot", "direct")  # greedy strategies whose items may run at once (no seeds, no logprobs)
 OnRecord = Callable[[dict[str, Any], bool], None]  # (record, was it skipped as already done)
 

@@ -7,6 +7,7 @@ real backend, and records every prompt it saw so tests can assert on them.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,9 +82,8 @@ class ScriptedModel:
         texts, reasons = [], []
         for _ in range(n):
             text, reason = cut_at_stop(self._next(prompt), stop), "stop"
-            words = text.split(" ")
-            if len(words) > max_tokens:  # a "token" is a word here: long replies end like a real backend's
-                text, reason = " ".join(words[:max_tokens]), "length"
+            if self.count_tokens(text) > max_tokens:  # a "token" is a word here: long replies end like a real backend's
+                text, reason = "".join(re.findall(r"\s*\S+", text)[:max_tokens]), "length"
             texts.append(text)
             reasons.append(reason)
         return Completion(
