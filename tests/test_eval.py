@@ -383,6 +383,21 @@ def test_report_writes_markdown_and_png(gsm8k_file, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_draws_the_compute_curve_one_line_per_strategy_and_judge(gsm8k_file, tmp_path):
+    from agent.app.evaluate.report import _family
+
+    run_gsm8k(gsm8k_file, tmp_path / "react.jsonl", REACT_REPLIES)
+    run_gsm8k(gsm8k_file, tmp_path / "direct.jsonl", ["72", "1", "2"], strategy="direct")
+    curve = tmp_path / "curve.png"
+    args = ["report", str(tmp_path / "react.jsonl"), str(tmp_path / "direct.jsonl"), "--curve", str(curve)]
+    result = CliRunner().invoke(eval_cmd, args)
+    assert result.exit_code == 0, result.output
+    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _family("sc(samples=8)") == _family("sc(samples=16)") == "sc"
+    assert _family("sc(samples=8, verifier=default)") == "sc verifier=default"
+    assert _family("beam(beam=2, prm=features)") == "beam prm=features"
+
+
 def test_correct_eval_trajectories_become_training_examples(gsm8k_file, tmp_path):
     """Self-improvement: `agent finetune --data RESULTS.jsonl` trains on the right answers only, in the
     exact text the runtime wrote (the same system prompt, tools and steps)."""

@@ -168,9 +168,16 @@ def _task_command(name: str) -> click.Command:
     default=None,
     help="Write a bar plot of accuracy by model and strategy here.",
 )
-def report_cmd(results: tuple[Path, ...], md: Path | None, png: Path | None) -> None:
+@click.option(
+    "--curve",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the test-time compute curve here: accuracy against generated tokens per question, one line "
+    "per strategy (its variants are the points).",
+)
+def report_cmd(results: tuple[Path, ...], md: Path | None, png: Path | None, curve: Path | None) -> None:
     """Compare result files: accuracy, n, tokens/item and s/item per (task, model, strategy)."""
-    from agent.app.evaluate.report import bar_plot, group_results, markdown_table
+    from agent.app.evaluate.report import bar_plot, compute_curve, group_results, markdown_table
 
     missing = [str(p) for p in results if not p.is_file()]
     if missing:
@@ -187,6 +194,8 @@ def report_cmd(results: tuple[Path, ...], md: Path | None, png: Path | None) -> 
             md.write_text(table, encoding="utf-8")
         if png is not None:
             bar_plot(summaries, png)
+        if curve is not None:
+            compute_curve(summaries, curve)
     except (OSError, RuntimeError, UnicodeDecodeError) as err:
         raise click.ClickException(str(err)) from err
 

@@ -102,13 +102,7 @@ def markdown_table(summaries: list[Summary]) -> str:
 
 def bar_plot(summaries: list[Summary], path: str | Path) -> Path:
     """Accuracy bars per strategy, one colour per model, one panel per task (like Table 2 of ToT)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise RuntimeError("the plot needs matplotlib: pip install matplotlib") from err
+    plt = _pyplot()
     tasks = sorted({s.task for s in summaries})
     colours = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(s.model for s in summaries))}
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.5 * max(len(tasks), 1), 3.6), squeeze=False)
@@ -135,6 +129,63 @@ def bar_plot(summaries: list[Summary], path: str | Path) -> Path:
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def compute_curve(summaries: list[Summary], path: str | Path) -> Path:
+    """Accuracy against generated tokens per question (log scale), one panel per (task, model): what each
+    extra token buys. Variants of one strategy (e.g. sc with 4, 8, 16 samples) are one line; each point
+    is labelled with its variant's options. Compare runs on the same items (the legend gives each n)."""
+    plt = _pyplot()
+    panels = list(dict.fromkeys((s.task, s.model) for s in summaries))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
+    for ax, (task, model) in zip(axes[0], panels):
+        rows = [s for s in summaries if (s.task, s.model) == (task, model)]
+        families = list(dict.fromkeys(_family(s.strategy) for s in rows))
+        for i, family in enumerate(families):
+            points = sorted((s for s in rows if _family(s.strategy) == family), key=lambda s: s.tokens_per_item)
+            xs = [max(s.tokens_per_item, 1.0) for s in points]
+            ys = [100 * s.accuracy for s in points]
+            sizes = sorted({s.n for s in points})
+            ax.plot(xs, ys, marker="o", color=f"C{i % 10}", label=f"{family} (n={'/'.join(map(str, sizes))})")
+            for s, x, y in zip(points, xs, ys):
+                options = s.strategy.partition("(")[2].rstrip(")")
+                if options:
+                    ax.annotate(options, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="xx-small")
+        ax.set_xscale("log")
+        ax.set_xlabel("generated tokens per question")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{task}, {model}", fontsize="small")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="x-small")
+    return _save(fig, plt, path)
+
+
+def _family(variant: str) -> str:
+    """The line a variant belongs to: its strategy, with the judge that picks its answer (sc with a verifier is
+    another line than majority-voted sc; bon and beam with another PRM too)."""
+    name, _, options = variant.partition("(")
+    judges = [o.strip(" )") for o in options.split(",") if o.strip().startswith(("verifier=", "prm="))]
+    return " ".join([name.split(" ")[0], *judges])
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise RuntimeError("the plot needs matplotlib: pip install matplotlib") from err
+    return plt
+
+
+def _save(fig, plt, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
