@@ -27,6 +27,7 @@ from examples.recipes.game24_data import key, puzzles_of, reachable_states, solv
 from search.evaluators import LogprobScorer, read_label
 from search.meter import ask
 from search.tasks.game24 import Game24, parse_move
+from agent.app.evaluate.metrics import roc_auc
 
 
 def main() -> None:
@@ -84,16 +85,6 @@ def main() -> None:
         f"| {getattr(model, 'name', args.model)} | {n} | {(right[True] + right[False]) / n:.1%} | {sizes} "
         f"| {right[True]}/{total[True]} | {right[False]}/{total[False]} | {auc} | {moves} | {secs:.0f} |"
     )
-
-
-def roc_auc(scored: list[tuple[float, bool]]) -> float:
-    """The chance that a random solvable state scores above a random unsolvable one (ties count half)."""
-    pos = [s for s, y in scored if y]
-    neg = [s for s, y in scored if not y]
-    if not pos or not neg:
-        return float("nan")
-    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
-    return wins / (len(pos) * len(neg))
 
 
 if __name__ == "__main__":

@@ -33,15 +33,7 @@ from agent.app.evaluate.report import read_results
 from agent.core.record import sample_trajectories
 from agent.core.jsonl import read_jsonl
 from agent.strategies.verify import LABELS, ModelVerifier, label_odds, load_verifier, weighted_vote
-
-
-def roc_auc(scored: list[tuple[float, bool]]) -> float:
-    """The chance that a random right sample scores above a random wrong one (ties count half)."""
-    pos = [s for s, y in scored if y]
-    neg = [s for s, y in scored if not y]
-    if not pos or not neg:
-        return float("nan")
-    return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
+from agent.app.evaluate.metrics import roc_auc
 
 
 def rerank(records: list[dict], spec: str) -> dict:

@@ -202,3 +202,31 @@ def test_agent_solve_runs_beam_with_the_feature_prm(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["answer"] == "391" and out["stats"]["prm"] == "prm:features" and out["stats"]["judge"] == "program"
+
+
+def test_prm_data_recipe_labels_every_step_and_the_auc_bench_reads_it(tmp_path, capsys):
+    from examples.recipes import prm_data
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"question": "What is 2 times 3?", "answer": "2*3=<<2*3=6>>6\n#### 6"}) + "\n")
+    replies = tmp_path / "r.json"
+    replies.write_text(json.dumps([act("a", "2*3"), final("b", "6")]))
+    out, records = tmp_path / "labelled.jsonl", tmp_path / "records.jsonl"
+    prm_data.main([str(questions), "--out", str(out), "--records", str(records), "--model", f"fake:{replies}",
+                   "--samples", "2", "--k", "2"])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and all(len(r["labels"]) == len(r["steps"]) for r in rows)
+    n_steps = sum(len(r["steps"]) for r in rows)
+    recs = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(recs) == n_steps and {r["completion"] for r in recs} <= {" good", " bad"}
+    prm_data.main([str(questions), "--out", str(out), "--model", f"fake:{replies}"])  # resumes: nothing new
+    assert len(out.read_text().splitlines()) == 2
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("prm_auc", "bench/prm_auc.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    capsys.readouterr()
+    bench.main([str(out)])
+    table = capsys.readouterr().out
+    assert f"{n_steps} steps of 1 questions" in table and "| prm:features | program |" in table
