@@ -354,3 +354,26 @@ def test_complete_many_decodes_distinct_prompts_together_as_complete_does_one_by
     assert [c.text for c in model.complete_many(prompts, max_tokens=16, stop=["\n"])] == [c.text for c in alone]
     with pytest.raises(ModelError, match="more than n_ctx"):
         model.complete_many(["word " * 17000])
+
+
+def test_with_adapter_shares_the_loaded_base_and_matches_a_fresh_load(model: LlamaCppModel, prompt: str):
+    """A PRM beside the policy: the same weights in memory, the adapter's own context, the same greedy text
+    as loading base + adapter from scratch; closing it leaves the base usable."""
+    adapter = embedded.default_adapter_path()
+    if adapter is None:
+        pytest.skip("no default adapter ships in this checkout")
+    plain = model.complete(prompt, max_tokens=12).text
+    sibling = model.with_adapter(adapter)
+    assert sibling._model is model._model and sibling._ctx is not model._ctx
+    fresh = LlamaCppModel(str(embedded.embedded_model_path()), adapter=str(adapter), n_ctx=2048, n_threads=1)
+    assert sibling.complete(prompt, max_tokens=12).text == fresh.complete(prompt, max_tokens=12).text
+    fresh.close()
+    sibling.close()
+    assert model.complete(prompt, max_tokens=12).text == plain
+    with pytest.raises(ModelError, match="cannot load this LoRA adapter"):
+        model.with_adapter(embedded.embedded_model_path())
+    from agent.strategies.prm import ModelPRM, load_prm
+
+    prm = load_prm(str(adapter), policy=model)  # a PRM adapter on the policy's base
+    assert isinstance(prm, ModelPRM) and prm.model._model is model._model
+    prm.model.close()

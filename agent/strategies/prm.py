@@ -143,7 +143,8 @@ class CachedScorer:
 def load_prm(spec: str, policy: Model | None = None) -> StepScorer:
     """A step scorer from a spec: ``default`` (the shipped PRM adapter; where none ships, the shipped feature
     verifier: its ``name`` says which), ``features`` (the feature verifier), a ``.json`` feature verifier, or a
-    model spec (see :func:`agent.core.load.load_model`).
+    model spec (see :func:`agent.core.load.load_model`). A GGUF LoRA adapter on a llama.cpp ``policy`` shares
+    the policy's loaded base (:meth:`~agent.core.backends.llama_cpp.LlamaCppModel.with_adapter`).
 
     Raises:
         ModelError: a spec that loads nothing.
@@ -157,9 +158,14 @@ def load_prm(spec: str, policy: Model | None = None) -> StepScorer:
         return FeaturePRM(FeatureVerifier.from_file(DEFAULT_VERIFIER), name="prm:features")
     if spec.endswith(".json"):
         return FeaturePRM(FeatureVerifier.from_file(spec))
+    from agent.core.backends.gguf_header import gguf_string
     from agent.core.load import load_model
 
-    return ModelPRM(load_model(str(DEFAULT_PRM) if spec == "default" else spec))
+    path = DEFAULT_PRM if spec == "default" else Path(spec)
+    is_adapter = path.suffix == ".gguf" and path.is_file() and gguf_string(path, "general.type") == "adapter"
+    if is_adapter and hasattr(policy, "with_adapter"):
+        return ModelPRM(policy.with_adapter(path))  # one base in memory: the policy's weights, the PRM's adapter
+    return ModelPRM(load_model(str(path) if spec == "default" else spec))
 
 
 __all__ = [

@@ -173,15 +173,15 @@ def sc(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
 def _prm(cfg: StrategyConfig, run: Run):
     from agent.strategies.prm import CachedScorer
 
-    return CachedScorer(run.prm if run.prm is not None else _load_prm(cfg.prm or "default"))
+    return CachedScorer(run.prm if run.prm is not None else _load_prm(cfg.prm or "default", run.model))
 
 
 @functools.lru_cache(maxsize=4)
-def _load_prm(spec: str) -> StepScorer:
-    """A PRM loaded once per process and spec (a model PRM is a model load)."""
+def _load_prm(spec: str, policy: Model) -> StepScorer:
+    """A PRM loaded once per process, spec and policy (a model PRM is a model load, or an adapter on the policy's base)."""
     from agent.strategies.prm import load_prm
 
-    return load_prm(spec)
+    return load_prm(spec, policy)
 
 
 def _step_record(question: str, strategy: str, result, tools: list[str]) -> RunRecord:

@@ -118,16 +118,39 @@ class LlamaCppModel:
         llama_cpp.llama_backend_init()  # cheap and idempotent
         self.n_threads = n_threads or int(os.environ.get("AGENT_THREADS") or 0) or os.cpu_count() or 1
         self._model = load_model_file(self.path, self.extra_bufts)
+        self._owner: LlamaCppModel | None = None  # with_adapter: the model whose weights these are
         if self.adapter:
             self._lora = load_adapter(self._model, self.adapter, self.path)
+        self._set_up(llama_prompt_cache.enabled() if prompt_cache is None else prompt_cache)
+
+    def _set_up(self, use_disk: bool) -> None:
+        """The context, vocabulary, batch and caches over the loaded weights (and adapter)."""
         self._new_context()
         self._vocab = Vocab(self._model, self.name, meta_string(self._model, "tokenizer.chat_template"))
         self._batch = Batch(max(self.n_batch, self.n_seq_max))
         self._cache: list[int] = []  # the tokens sequence 0 holds in the KV cache
         self._held: dict[int, list[int]] = {}  # complete_many: the tokens each sequence holds
         self._lock = threading.Lock()
-        use_disk = llama_prompt_cache.enabled() if prompt_cache is None else prompt_cache
         self._disk = self._prompt_cache() if use_disk else None  # used by the first prefill only
+
+    def with_adapter(self, adapter: str | Path) -> LlamaCppModel:
+        """The same loaded weights with another GGUF LoRA ``adapter`` (a PRM beside the policy): one base in
+        memory, its own context and KV cache. Close it before this model; it keeps this model alive.
+
+        Raises:
+            ModelError: the adapter is missing, not a GGUF LoRA, or made for another model.
+        """
+        other = object.__new__(type(self))
+        other.path, other.adapter = self.path, Path(adapter)
+        other._model = other._ctx = other._batch = other._lora = other._vocab = None
+        check_gguf(other.adapter, "LoRA adapter")
+        other.name = self.path.name + f"+{adapter_label(other.adapter)}"
+        other.n_ctx, other.n_seq_max, other.n_batch = self.n_ctx, self.n_seq_max, self.n_batch
+        other.extra_bufts, other.n_threads = self.extra_bufts, self.n_threads
+        other._model, other._owner = self._model, self
+        other._lora = load_adapter(self._model, other.adapter, self.path)
+        other._set_up(self._disk is not None)
+        return other
 
     def _prompt_cache(self) -> llama_prompt_cache.PromptCache | None:
         """The saved prompt states for this set-up: what the KV cells depend on names them."""
@@ -463,9 +486,10 @@ class LlamaCppModel:
             ("_lora", llama_cpp.llama_adapter_lora_free),
             ("_model", llama_cpp.llama_model_free),
         ):
-            if getattr(self, attr, None):
-                free(getattr(self, attr))
+            if getattr(self, attr, None) and not (attr == "_model" and getattr(self, "_owner", None) is not None):
+                free(getattr(self, attr))  # a with_adapter model leaves the weights to their owner
             setattr(self, attr, None)
+        self._owner = None
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # at interpreter exit llama_cpp may be gone already
