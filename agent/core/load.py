@@ -17,7 +17,8 @@ def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs)
             directory holding ``config.json`` for transformers; ``fake:FILE.json`` for a
             scripted model (a JSON list of replies). A ``.gguf`` spec may carry a LoRA adapter
             as ``base.gguf+adapter.gguf``; a GGUF LoRA adapter alone (``agent export --outtype
-            lora``) is applied to the embedded base.
+            lora``) is applied to the embedded base. A short name (``smollm2-135m``, ``gemma3-270m``) stands for
+            the model file its package provides, alone or as ``NAME+adapter.gguf``.
         adapter: a GGUF LoRA adapter applied on top of a llama.cpp base.
 
     Raises:
@@ -35,6 +36,10 @@ def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs)
         return ScriptedModel.from_file(spec[5:])
     if spec and "+" in spec and spec.endswith(".gguf") and adapter is None:
         spec, adapter = spec.split("+", 1)
+    from agent.core.embedded import NAMED_MODELS, named_model_path
+
+    if spec in NAMED_MODELS:  # a short name: smollm2-135m (the embedded base), gemma3-270m
+        spec = str(named_model_path(spec))
     if spec and spec.startswith("hf:"):
         from agent.core.backends.transformers_backend import TransformersModel
 

@@ -34,7 +34,7 @@ from agent.core.backends.llama_load import load_adapter, load_model_file, meta_s
 from agent.core.backends.llama_log import LOG_SINK
 from agent.core.backends.llama_probe import probe_gguf
 from agent.core.backends.llama_sampling import RANDOM_SEED, free_samplers, make_chain
-from agent.core.backends.llama_vocab import Vocab
+from agent.core.backends.llama_vocab import Vocab, chat_template
 from agent.core.embedded import default_adapter_path, embedded_model_path
 from agent.core.model import Completion, ModelError
 
@@ -126,7 +126,9 @@ class LlamaCppModel:
     def _set_up(self, use_disk: bool) -> None:
         """The context, vocabulary, batch and caches over the loaded weights (and adapter)."""
         self._new_context()
-        self._vocab = Vocab(self._model, self.name, meta_string(self._model, "tokenizer.chat_template"))
+        template = chat_template(meta_string(self._model, "tokenizer.chat_template"),
+                                 meta_string(self._model, "general.architecture"))
+        self._vocab = Vocab(self._model, self.name, template)
         self._batch = Batch(max(self.n_batch, self.n_seq_max))
         self._cache: list[int] = []  # the tokens sequence 0 holds in the KV cache
         self._held: dict[int, list[int]] = {}  # complete_many: the tokens each sequence holds

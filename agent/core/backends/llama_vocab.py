@@ -17,7 +17,22 @@ CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+# Gemma's turns, for a Gemma base GGUF that carries no template (the system text opens the first user turn)
+GEMMA = (
+    "{% set ns = namespace(system='') %}{% for m in messages %}{% if m['role'] == 'system' %}"
+    "{% set ns.system = m['content'] ~ '\n\n' %}{% else %}"
+    "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{% if m['role'] == 'user' %}{{ ns.system }}{% set ns.system = '' %}{% endif %}"
+    "{{ m['content'] | trim }}<end_of_turn>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+FALLBACK_TEMPLATES = {"gemma": GEMMA, "gemma2": GEMMA, "gemma3": GEMMA}  # by general.architecture; else ChatML
 MAX_GRAMMARS = 32  # compiled grammars kept; the oldest goes first
+
+
+def chat_template(template: str | None, architecture: str | None) -> str:
+    """The GGUF's own chat template, else the family's turns (:data:`FALLBACK_TEMPLATES`), else ChatML."""
+    return template or FALLBACK_TEMPLATES.get(architecture or "", CHATML)
 
 
 class Vocab:
@@ -34,7 +49,7 @@ class Vocab:
 
         self.raw = llama_cpp.llama_model_get_vocab(model)
         self.name = name
-        self.template = template or CHATML
+        self.template = template or CHATML  # see chat_template for a model without one
         self._pieces: dict[int, bytes] = {}
         self._eog: dict[int, bool] = {}  # whether a token ends a turn (or generation), asked once each
         self._grammars: dict[str, object] = {}
