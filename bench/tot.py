@@ -104,7 +104,7 @@ def puzzles(count: int, skip: int = 0) -> list[str]:
 def speed(args) -> None:
     model = load_model(args.model, n_threads=args.threads)
     chosen = puzzles(args.puzzles, args.skip)
-    solve(chosen[0], model=model, beam=1, max_depth=1, seed=99)  # warm up: load weights, fill caches
+    solve(chosen[0], model=model, beam=1, max_depth=1, seed=99, task_options={"propose_by": args.proposer})  # warm up: load weights, fill caches
     rows, trees = [], {}
     fast = Recorder(model)
     runs = (
@@ -117,7 +117,8 @@ def speed(args) -> None:
         m = make()
         trees[label] = []
         for pz in chosen:
-            result = solve(pz, model=m, algorithm="bfs", beam=args.beam, seed=args.seed)
+            result = solve(pz, model=m, algorithm="bfs", beam=args.beam, seed=args.seed, evaluator=args.evaluator,
+                           task_options={"propose_by": args.proposer})
             trees[label].append(sorted(d for _, d in result.tree.nodes(data="state")))
             for key in totals:
                 totals[key] += result.stats[key]
@@ -153,9 +154,9 @@ def accuracy(args) -> None:
     model = load_model(args.model, n_threads=args.threads)
     out = Path(args.out or tempfile.mkdtemp(prefix="tot-trees-"))
     out.mkdir(parents=True, exist_ok=True)
-    options = {"answer_by": args.answer_by}
+    options = {"answer_by": args.answer_by, "propose_by": args.proposer}
     print("| # | puzzle | answer | valid | nodes | model calls | seconds |\n|---:|---|---|---|---:|---:|---:|")
-    solved, seconds = 0, 0.0
+    solved, seconds, roles = 0, 0.0, set()
     chosen = puzzles(args.puzzles, args.skip)
     for i, pz in enumerate(chosen, 1):
         result = solve(
@@ -168,6 +169,7 @@ def accuracy(args) -> None:
             task_options=options,
         )
         s = result.stats
+        roles.add(f"proposer {s['proposer']}, judge {s['judge']}, model_only {s['model_only']}")
         solved += bool(s["valid"])
         seconds += s["seconds"]
         save_tree(result.tree, out / f"{i:02d}-{pz.replace(' ', '_')}.html")
@@ -177,7 +179,7 @@ def accuracy(args) -> None:
             flush=True,
         )
     print(
-        f"\n{args.algorithm.upper()} b={args.beam}, evaluator {args.evaluator} (model-only), "
+        f"\n{args.algorithm.upper()} b={args.beam}, evaluator {args.evaluator} ({'; '.join(sorted(roles))}), "
         f"answer by {args.answer_by}: solved {solved}/{len(chosen)} = {solved / len(chosen):.0%}, "
         f"{seconds / len(chosen):.1f} s per puzzle; trees in {out}"
     )
@@ -195,6 +197,8 @@ def main() -> None:
     parser.add_argument("--algorithm", default="bfs", choices=["bfs", "dfs", "mcts"])
     parser.add_argument("--evaluator", default="value", choices=["value", "vote"])
     parser.add_argument("--answer-by", default="model", choices=["model", "steps"])
+    parser.add_argument("--proposer", default="model", choices=["model", "rules"],
+                        help="who proposes the moves (default: the model, the paper's setting)")
     parser.add_argument("--out", default=None, help="accuracy: folder for the tree pages (default: a temp dir)")
     args = parser.parse_args()
     args.puzzles = args.puzzles or (2 if args.mode == "speed" else 20)
