@@ -303,3 +303,43 @@ def test_a_lone_surrogate_in_the_prompt_is_sent_as_its_escape(serve):
     script = Script(lambda i: (200, ANSWER))
     assert OpenAIModel(serve(script), retries=0, timeout=5).complete("Q: caf\udce9?").text.endswith("4")
     assert json.loads(script.bodies[0].decode("utf-8"))["prompt"] == "Q: caf\\udce9?"  # the surrogate's text kept
+
+
+def test_eval_parallel_keeps_n_requests_in_flight_against_a_server_and_answers_as_one_at_a_time(serve, tmp_path):
+    """agent eval --parallel 8 with an OpenAI-compatible backend: 8 items in flight at once, any strategy
+    (sc here), and the answers of --parallel 1."""
+    import re
+
+    from agent.app.evaluate.runner import run_eval
+    from agent.app.evaluate.tasks import get_task
+    from agent.strategies.config import StrategyConfig
+
+    def respond(i: int) -> tuple[int, dict]:
+        body = json.loads(script.bodies[i])
+        number = re.findall(r"item (\d+)", body["prompt"])[-1]  # each item answers its own number
+        texts = [{"index": k, "text": f"Thought: easy\nFinal Answer: {number}", "finish_reason": "stop"}
+                 for k in range(body.get("n") or 1)]
+        return 200, {"choices": texts, "usage": {"prompt_tokens": 5, "completion_tokens": 7}}
+
+    script = Script(respond, delay=0.3)
+    url = serve(script)
+    data = tmp_path / "q.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is item {i}?", "answer": f"#### {i}"}) + "\n"
+                            for i in range(16)))
+    task = get_task("gsm8k")
+    items = task.load(data)
+    answers = {}
+    for parallel in (8, 1):
+        for strategy in (StrategyConfig("react"), StrategyConfig("sc", samples=2)):
+            script.max_in_flight = 0
+            t0 = time.monotonic()
+            out = tmp_path / f"{strategy.strategy}-{parallel}.jsonl"
+            summary = run_eval(task, items, OpenAIModel(url), strategy, out, tools=[], parallel=parallel)
+            assert summary.correct == 16, strategy
+            answers[strategy.strategy, parallel] = [json.loads(line)["answer"] for line in out.read_text().splitlines()]
+            if parallel == 8:
+                assert script.max_in_flight == 8 and time.monotonic() - t0 < 16 * 0.3 * 0.5  # overlapped
+            else:
+                assert script.max_in_flight == 1
+    for strategy in ("react", "sc"):
+        assert sorted(answers[strategy, 8], key=int) == answers[strategy, 1]

@@ -54,8 +54,9 @@ def _options(fn: Callable) -> Callable:
             type=click.IntRange(1, 16),
             default=1,
             show_default=True,
-            help="Greedy react, cot, direct: run N items at once, their model calls decoded as one batch "
-            "(1.5x the items per second on 2 CPU cores at N=4; answers differ on some items by llama.cpp's batch rounding).",
+            help="Run N items at once. A local model: greedy react, cot, direct, their calls decoded as one batch "
+            "(1.5x the items per second on 2 CPU cores at N=4; answers differ on some items by llama.cpp's batch "
+            "rounding). An OpenAI-compatible server (--model http://...): any strategy, N requests in flight.",
         ),
         json_option("the summary"),
     ]

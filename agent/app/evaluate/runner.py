@@ -11,6 +11,7 @@ together): 1.5x the items per second on 2 CPU cores at N=4; batch rounding chang
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -201,7 +202,7 @@ def run_eval(
                 on_record(rec, True)
     t0 = time.perf_counter()
     if parallel > 1 and len(pending) > 1:
-        _run_parallel(task, pending, model, config, tools, verifier, parallel, finish)
+        _run_parallel(task, pending, model, config, tools, verifier, parallel, finish, grow)
     else:
         for item in pending:
             finish(item, evaluate_item(task, item, model, config, tools, verifier, grow.get(_item_key(item))))
@@ -227,36 +228,52 @@ def run_eval(
     )
 
 
+def is_remote(model: Model | str | None) -> bool:
+    """Whether a model (or model spec) answers over the network: its calls may overlap, a server serves them."""
+    if isinstance(model, str) or model is None:
+        return bool(model) and model.startswith(("http://", "https://"))
+    return bool(getattr(model, "concurrent", False))
+
+
 def check_parallel(config: StrategyConfig, parallel: int, model: Model | None = None) -> None:
     """Refuse ``parallel`` > 1 where items cannot share batches (the model is checked when given).
 
+    A remote model (an OpenAI-compatible server) takes any strategy: its items are independent requests,
+    each with its own seed, and the server decides how to serve them at once.
+
     Raises:
-        ValueError: a sampled or searching strategy, or a model without ``complete_many``.
+        ValueError: a sampled or searching strategy on a local model, or a local model without ``complete_many``.
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, got {parallel}")
-    if parallel == 1:
+    if parallel == 1 or is_remote(model if model is not None else config.model):
         return
     if config.strategy not in PARALLEL or (config.temperature or 0) > 0:
         raise ValueError(
-            f"--parallel runs greedy {', '.join(PARALLEL)} (seeded samples and log-probability judges need one "
-            f"item at a time); got --strategy {config.strategy}"
+            f"--parallel runs greedy {', '.join(PARALLEL)} on a local model (seeded samples and log-probability "
+            f"judges need one item at a time; an OpenAI-compatible server takes any); got --strategy {config.strategy}"
             + (f" at temperature {config.temperature:g}" if config.temperature else "")
         )
     if model is not None and not hasattr(model, "complete_many"):
         raise ValueError(f"--parallel needs a model that batches prompts (llama.cpp, transformers), not {model.name}")
 
 
-def _run_parallel(task, pending, model, config, tools, verifier, parallel, finish) -> None:
-    """Run ``pending`` items ``parallel`` at a time, one thread each, their model calls batched."""
+def _run_parallel(task, pending, model, config, tools, verifier, parallel, finish, grow=None) -> None:
+    """Run ``pending`` items ``parallel`` at a time, one thread each: a local model's calls batched, a remote
+    model's sent as concurrent requests."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from agent.core.backends.batching import BatchingModel
 
     if hasattr(model, "reserve"):
-        model.reserve(parallel)  # llama.cpp: a KV cache for that many sequences
-    with BatchingModel(model, max_batch=parallel) as batched, ThreadPoolExecutor(parallel) as pool:
-        futures = {pool.submit(evaluate_item, task, item, batched, config, tools, verifier): item for item in pending}
+        model.reserve(parallel)  # llama.cpp: a KV cache for that many sequences; a server: that many requests
+    remote = is_remote(model)
+    with contextlib.ExitStack() as stack:
+        shared = model if remote else stack.enter_context(BatchingModel(model, max_batch=parallel))
+        pool = stack.enter_context(ThreadPoolExecutor(parallel))
+        grow = grow or {}
+        futures = {pool.submit(evaluate_item, task, item, shared, config, tools, verifier, grow.get(_item_key(item))):
+                   item for item in pending}
         try:
             for future in as_completed(futures):
                 finish(futures[future], future.result())

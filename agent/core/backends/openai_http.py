@@ -42,6 +42,7 @@ class OpenAIModel:
     """
 
     supports_grammar = True
+    concurrent = True  # calls may overlap: the server serves them (agent eval --parallel sends N items at once)
 
     def __init__(
         self,
@@ -60,10 +61,16 @@ class OpenAIModel:
         self.api_key = api_key
         self.timeout = timeout
         self.retries = retries
+        self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
         import jinja2
 
         self._template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(chat_template)
+
+    def reserve(self, sequences: int) -> None:
+        """Let ``sequences`` requests be in flight at once (``agent eval --parallel``)."""
+        self.max_concurrent = max(sequences, self.max_concurrent)
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self._template.render(messages=messages, add_generation_prompt=add_generation_prompt)
