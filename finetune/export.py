@@ -1,5 +1,9 @@
 """Export a fine-tuning run to GGUF for llama.cpp (and an Ollama Modelfile beside it).
 
+The GGUF is written by llama.cpp's own converters (:mod:`finetune.converter`), so every architecture
+llama.cpp converts exports: the model as HF weights goes through ``convert_hf_to_gguf.py``, a LoRA
+adapter through ``convert_lora_to_gguf.py``, and Q4_K_M through llama.cpp's quantizer.
+
 Example:
     >>> export_model("runs/cot-lora", "dist", "q8_0")  # doctest: +SKIP
     PosixPath('dist/model-q8_0.gguf')
@@ -10,21 +14,20 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
+from agent.core.backends.gguf_header import gguf_string
+from finetune.converter import ensure_converter, hf_to_gguf, lora_to_gguf, run_converters
 from finetune.errors import ExportError
-from finetune.export_source import RunSource, load_hf_model, load_merged_model, load_tokenizer, resolve_source
-from finetune.gguf_llama import LlamaParams
-from finetune.gguf_lora import write_lora_gguf
-from finetune.gguf_vocab import read_gguf_tokenizer, tokenizer_metadata
-from finetune.gguf_writer import WeightType, write_model_gguf
+from finetune.export_source import RunSource, resolve_source, save_base_config, save_hf_dir
+from finetune.lora_gguf import adapter_for_llama_cpp
 from finetune.modelfile import write_modelfile
 
 __all__ = ["OUTTYPES", "ExportError", "OutType", "export_model"]
 
 logger = logging.getLogger(__name__)
 
-OutType = Literal["f16", "q8_0", "q4_k_m", "lora"]
+OutType = Literal["f16", "bf16", "q8_0", "q4_k_m", "lora"]
 OUTTYPES: tuple[str, ...] = get_args(OutType)
 
 
@@ -35,29 +38,33 @@ def export_model(src: str, out: str, outtype: str) -> Path:
         src: a run directory (`adapter/` or `model/`, `base.json`, `tokenizer/`), or an HF model dir.
         out: output directory (the file is named `model-<outtype>.gguf` or `adapter-lora.gguf`),
             or a path ending in `.gguf`.
-        outtype: "f16" or "q8_0" (merged model written here), "q4_k_m" (quantized by llama.cpp),
-            or "lora" (a GGUF LoRA adapter llama.cpp applies to the base model at load time).
+        outtype: "f16", "bf16" or "q8_0" (the merged model, converted by llama.cpp), "q4_k_m" (f16, then
+            quantized by llama.cpp), or "lora" (a GGUF LoRA adapter llama.cpp applies to the base model at load time).
 
     Returns:
         The path of the GGUF written.
 
     Raises:
-        ExportError: for a missing or incomplete run, an unknown outtype, or "lora" on a full fine-tune.
+        ExportError: for a missing or incomplete run, an unknown outtype, "lora" on a full fine-tune, a model
+            llama.cpp's converter refuses, or a converter that cannot be fetched (the message says what to run).
     """
     if outtype not in OUTTYPES:
         raise ExportError(f"unknown outtype {outtype!r} for {src}: choose one of {', '.join(OUTTYPES)}")
     source = resolve_source(src)
     target = _target_path(Path(out), outtype)
     target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_converter()  # offline without it: say so before minutes of merging
     if outtype == "lora":
         return _export_lora(source, target)
-    if outtype == "q4_k_m":
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            f16, chat_template = _export_merged(source, Path(tmp) / "model-f16.gguf", "f16")
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
+        hf_dir = save_hf_dir(source, Path(tmp) / "hf")
+        if outtype == "q4_k_m":
+            f16 = Path(tmp) / "model-f16.gguf"
+            run_converters([hf_to_gguf(hf_dir, f16, "f16", _name(source))], str(source.root))
             quantize_q4_k_m(f16, target)
-    else:
-        _, chat_template = _export_merged(source, target, "f16" if outtype == "f16" else "q8_0")
-    write_modelfile(target, target.parent, chat_template)
+        else:
+            run_converters([hf_to_gguf(hf_dir, target, outtype, _name(source))], str(source.root))
+    write_modelfile(target, target.parent, _chat_template(target))
     return target
 
 
@@ -67,45 +74,34 @@ def _target_path(out: Path, outtype: str) -> Path:
     return out / ("adapter-lora.gguf" if outtype == "lora" else f"model-{outtype}.gguf")
 
 
-def _export_merged(source: RunSource, target: Path, weight_type: WeightType) -> tuple[Path, str | None]:
-    """Write the (merged) fine-tuned model with 2D weights in `weight_type`; return it and its chat template."""
-    model = load_merged_model(source)
-    params = LlamaParams.from_hf_config(model.config)
-    base_gguf = source.base.path if source.base and source.base.is_gguf else None
-    keys = tokenizer_metadata(params.n_vocab, load_tokenizer(source), source.tokenizer_dir, base_gguf)
-    write_model_gguf(target, params, model.state_dict(), weight_type, keys, source.root.name)
-    return target, _chat_template(keys)
+def _name(source: RunSource) -> str:
+    return source.root.resolve().name
 
 
 def _export_lora(source: RunSource, target: Path) -> Path:
-    """Write the adapter as a GGUF LoRA; an HF base is exported to f16 beside it so llama.cpp has one."""
+    """Write the adapter as a GGUF LoRA; an HF base is converted to f16 beside it so llama.cpp has one."""
     if source.adapter_dir is None or source.base is None:
         raise ExportError(
             f"{source.root} holds a full fine-tune (model/), not a LoRA adapter: export it with f16, q8_0 or q4_k_m"
         )
-    import gguf
-
     base = source.base
-    if base.is_gguf:
-        base_gguf = base.path
-        reader = gguf.GGUFReader(base_gguf)
-        params = LlamaParams.from_gguf(reader)
-        chat_template = _chat_template(read_gguf_tokenizer(reader))
-    else:
-        base_gguf = target.parent / "base-f16.gguf"
-        model = load_hf_model(base)
-        params = LlamaParams.from_hf_config(model.config)
-        keys = tokenizer_metadata(params.n_vocab, load_tokenizer(source), source.tokenizer_dir, None)
-        write_model_gguf(base_gguf, params, model.state_dict(), "f16", keys, base.path.name)
-        chat_template = _chat_template(keys)
-    write_lora_gguf(target, source.adapter_dir, params, source.root.name)
-    write_modelfile(base_gguf, target.parent, chat_template, adapter=target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
+        adapter = adapter_for_llama_cpp(source.adapter_dir, Path(tmp) / "adapter")
+        jobs = []
+        if base.is_gguf:  # the converter needs only the base's config.json, which transformers reads from the GGUF
+            base_gguf, base_dir = base.path, save_base_config(base, Path(tmp) / "base")
+        else:
+            base_gguf, base_dir = target.parent / "base-f16.gguf", base.path
+            jobs.append(hf_to_gguf(base_dir, base_gguf, "f16", base.path.resolve().name))
+        jobs.append(lora_to_gguf(adapter, base_dir, target))
+        run_converters(jobs, str(source.root))
+    write_modelfile(base_gguf, target.parent, _chat_template(base_gguf), adapter=target)
     return target
 
 
-def _chat_template(tokenizer_keys: dict[str, Any]) -> str | None:
-    value = tokenizer_keys.get("tokenizer.chat_template")
-    return value.value if value is not None and isinstance(value.value, str) else None
+def _chat_template(gguf_file: Path) -> str | None:
+    """The chat template a GGUF carries (for the Modelfile), None when it has none."""
+    return gguf_string(gguf_file, "tokenizer.chat_template", max_keys=1024)
 
 
 def quantize_q4_k_m(src: Path, dst: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ logger = logging.getLogger(__name__)
 _MODEL_WEIGHTS = ("*.safetensors", "pytorch_model*.bin")
 _ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+# llama.cpp's Phi-3 converter takes a vocabulary without tokenizer.model (Phi-4's BPE) only from a tokenizer
+# named GPT2Tokenizer, as Phi-4 ships it; transformers 5 saves every fast tokenizer as TokenizersBackend
+_BPE_TOKENIZER_CLASS = {"phi3": "GPT2Tokenizer"}
 
 
 @dataclass(frozen=True)
@@ -128,10 +132,52 @@ def load_merged_model(source: RunSource) -> Any:
     return model.merge_and_unload()
 
 
-def load_tokenizer(source: RunSource) -> Any | None:
-    """Load the run's HF tokenizer, None when the run saved none (a GGUF base may still hold one)."""
+def load_tokenizer(source: RunSource) -> Any:
+    """Load the run's HF tokenizer (for a GGUF base without a saved one: the GGUF's).
+
+    Raises:
+        ExportError: no tokenizer is found.
+    """
     from transformers import AutoTokenizer
 
     if source.tokenizer_dir is not None:
         return AutoTokenizer.from_pretrained(source.tokenizer_dir)
-    return None
+    if source.base is not None and source.base.is_gguf:
+        return AutoTokenizer.from_pretrained(source.base.path.parent, gguf_file=source.base.path.name)
+    raise ExportError(f"no tokenizer found for {source.root}: expected tokenizer/ (tokenizer.json) in the run")
+
+
+def save_hf_dir(source: RunSource, dest: Path) -> Path:
+    """Write the fine-tuned model (a LoRA merged into its base) and its tokenizer as one HF folder in ``dest``.
+
+    Files of the run's tokenizer that ``save_pretrained`` does not write again (a SentencePiece
+    ``tokenizer.model``) are copied, since llama.cpp's converter reads some vocabularies from them.
+    """
+    model = load_merged_model(source)
+    model.save_pretrained(dest)
+    load_tokenizer(source).save_pretrained(dest)
+    kept = source.tokenizer_dir
+    for extra in ("tokenizer.model", "added_tokens.json"):
+        if kept is not None and (kept / extra).is_file() and not (dest / extra).exists():
+            shutil.copy2(kept / extra, dest / extra)
+    bpe_class = _BPE_TOKENIZER_CLASS.get(model.config.model_type)
+    if bpe_class and not (dest / "tokenizer.model").exists():
+        config = json.loads((dest / "tokenizer_config.json").read_text())
+        (dest / "tokenizer_config.json").write_text(json.dumps({**config, "tokenizer_class": bpe_class}, indent=1))
+    return dest
+
+
+def save_base_config(base: BaseModel, dest: Path) -> Path:
+    """An HF folder holding only the ``config.json`` of a GGUF base (all a LoRA conversion needs of its base)."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        config = AutoConfig.from_pretrained(base.path.parent, gguf_file=base.path.name)
+    except (OSError, ValueError) as err:
+        raise ExportError(f"cannot read the model config of {base.path}: {err}".replace("\n", " ")) from err
+    if not config.architectures and config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise ExportError(f"{base.path}: transformers knows no causal LM for model_type {config.model_type!r}")
+    config.architectures = config.architectures or [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
+    config.save_pretrained(dest)
+    return dest

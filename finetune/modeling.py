@@ -127,10 +127,9 @@ def build_model(config: TrainConfig, dtype: Any) -> Any:
     if config.init_adapter:  # go on training an adapter: its own rank, alpha and targets
         path = Path(config.init_adapter)
         if path.suffix == ".gguf" and path.is_file():  # a GGUF LoRA (the shipped default): back to peft first
-            from finetune.gguf_llama import LlamaParams
-            from finetune.gguf_lora import read_lora_gguf
+            from finetune.lora_gguf import read_lora_gguf
 
-            path = read_lora_gguf(path, Path(config.out) / "init-adapter", LlamaParams.from_hf_config(model.config))
+            path = read_lora_gguf(path, Path(config.out) / "init-adapter", model)
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(
                 f"--init-adapter {path}: no adapter_config.json there (give a run's adapter/ dir or a GGUF LoRA)"

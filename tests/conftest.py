@@ -1,4 +1,4 @@
-"""Shared fixtures: the embedded GGUF, a tiny random Llama with its tokenizer, and a free loopback port."""
+"""Shared fixtures: the embedded GGUF, llama.cpp's converters, a tiny random Llama with its tokenizer, a free port."""
 
 import importlib.util
 import os
@@ -10,6 +10,7 @@ import pytest
 # Training runs in float32 on every machine, so exact-number tests (resume, shared prefix) mean the same on CPUs with
 # and without bf16 units; the bf16-autocast path has its own tests (they set AGENT_CPU_BF16 themselves).
 os.environ.setdefault("AGENT_CPU_BF16", "0")
+_USER_CACHE = os.environ.get("XDG_CACHE_HOME")  # the user's, before the session's own replaces it
 
 
 def embedded_gguf() -> Path | None:
@@ -43,6 +44,25 @@ def llama_cpp_fits_this_machine(tmp_path_factory):
     llama_batch.follow_extra_bufts_in_high_level_api()
 
 
+@pytest.fixture(scope="session")
+def llama_converter() -> Path:
+    """llama.cpp's GGUF converters, in the user's cache (not the session's): fetched with pip the first time, as on
+    a fresh CI machine. A fetch that fails fails the tests that need it; only a missing llama_cpp skips them."""
+    pytest.importorskip("llama_cpp")
+    from finetune.converter import CONVERTER_ENV, converter_dir, ensure_converter
+
+    session_cache = os.environ.pop("XDG_CACHE_HOME", None)
+    if _USER_CACHE is not None:
+        os.environ["XDG_CACHE_HOME"] = _USER_CACHE
+    try:
+        os.environ.setdefault(CONVERTER_ENV, str(converter_dir()))  # every export in this session finds it there
+        return ensure_converter()  # pip's own cache is the user's too: the sdist is downloaded once
+    finally:
+        os.environ.pop("XDG_CACHE_HOME", None)
+        if session_cache is not None:
+            os.environ["XDG_CACHE_HOME"] = session_cache
+
+
 @pytest.fixture
 def free_port() -> int:
     with socket.socket() as s:
@@ -51,12 +71,20 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, smollm_gguf) -> Path:
+def smollm2_tokenizer(smollm_gguf):
+    """The embedded SmolLM2's tokenizer, as transformers reads it from the GGUF (10 s: once a session)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(smollm_gguf.parent), gguf_file=smollm_gguf.name)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, smollm2_tokenizer) -> Path:
     """A 2-layer random Llama with the SmolLM2 tokenizer, saved as an HF dir."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(str(smollm_gguf.parent), gguf_file=smollm_gguf.name)
+    tok = smollm2_tokenizer
     config = LlamaConfig(
         hidden_size=64,
         intermediate_size=128,

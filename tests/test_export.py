@@ -1,7 +1,8 @@
-"""GGUF export: llama.cpp must predict the same next tokens as the torch model it came from.
+"""GGUF export through llama.cpp's converters: llama.cpp must predict the same next tokens as the torch model.
 
 A tiny random Llama (hidden 64, 2 layers, 4 heads, 2 KV heads) with the embedded SmolLM2
-tokenizer stands in for a fine-tuned model; nothing is downloaded.
+tokenizer stands in for a fine-tuned model; nothing is downloaded but the converter (once, by pip).
+The other families' round trips are in test_export_archs.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 
 from finetune.export import ExportError, export_model
 from finetune.modelfile import render_modelfile
+
+pytestmark = pytest.mark.usefixtures("llama_converter")
 
 PROMPTS = (
     "<|im_start|>user\nWhat is 23 * 17? Think step by step.<|im_end|>\n<|im_start|>assistant\nThought: I need to multiply.",
@@ -78,11 +81,8 @@ def agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    gguf_path = smollm2_gguf()
-    return AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+def tokenizer(smollm2_tokenizer):
+    return smollm2_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -128,14 +128,6 @@ def test_f16_predicts_the_torch_models_next_tokens(tiny, f16_gguf):
     assert agreement(llama_argmax(f16_gguf, tiny.ids), tiny.argmax) >= 0.99
 
 
-def test_comparison_catches_missing_qk_permutation(tiny, tmp_path, monkeypatch):
-    import finetune.gguf_writer
-
-    monkeypatch.setattr(finetune.gguf_writer, "maybe_permute", lambda name, data, params: data)
-    broken = export_model(str(tiny.path), str(tmp_path), "f16")
-    assert agreement(llama_argmax(broken, tiny.ids), tiny.argmax) < 0.8
-
-
 def test_f16_metadata_and_tokenizer_round_trip(tiny, tokenizer, f16_gguf):
     import gguf
     from llama_cpp import Llama
@@ -155,18 +147,18 @@ def test_f16_metadata_and_tokenizer_round_trip(tiny, tokenizer, f16_gguf):
         llm.close()
 
 
-def test_vocab_built_from_hf_tokenizer_equals_the_original_gguf(tiny, tokenizer):
-    from finetune.gguf_vocab import read_gguf_tokenizer, tokenizer_metadata
+def test_vocab_converted_from_the_hf_tokenizer_equals_the_original_gguf(f16_gguf):
+    from tiny_families import gguf_vocab
 
-    built = tokenizer_metadata(len(tokenizer), tokenizer, tiny.path, None)
-    original = read_gguf_tokenizer(smollm2_gguf())
-    for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type"):
-        assert list(built[key].value) == list(original[key].value), key
-    assert built["tokenizer.ggml.eos_token_id"].value == original["tokenizer.ggml.eos_token_id"].value
+    from agent.core.backends.gguf_header import gguf_string
+
+    tokens, merges, _types = gguf_vocab(f16_gguf)
+    assert (tokens, merges) == gguf_vocab(smollm2_gguf())[:2]
+    assert gguf_string(f16_gguf, "tokenizer.ggml.pre", 1024) == gguf_string(smollm2_gguf(), "tokenizer.ggml.pre", 1024)
 
 
 @pytest.mark.slow
-def test_full_run_on_a_gguf_base_copies_its_tokenizer(tiny, tmp_path):
+def test_full_run_on_a_gguf_base_keeps_its_tokenizer(tiny, tmp_path):
     import gguf
 
     run = tmp_path / "run"
@@ -174,7 +166,7 @@ def test_full_run_on_a_gguf_base_copies_its_tokenizer(tiny, tmp_path):
     (run / "base.json").write_text(json.dumps({"base": str(smollm2_gguf()), "gguf_file": None}))
     out = export_model(str(run), str(tmp_path / "out"), "f16")
     fields = gguf.GGUFReader(out).fields
-    assert fields["tokenizer.ggml.pre"].contents() == "smollm"  # the SmolLM2 GGUF's own, not rebuilt
+    assert fields["tokenizer.ggml.pre"].contents() == "smollm"  # the SmolLM2 GGUF's own pre-tokenizer
     assert fields["general.name"].contents() == "run"
 
 
@@ -242,30 +234,6 @@ def test_lora_on_an_hf_base_exports_the_base_beside_it(tiny, tmp_path):
     assert "FROM ./base-f16.gguf" in (tmp_path / "lora" / "Modelfile").read_text()
 
 
-def test_untied_output_projection_is_written(tokenizer, tmp_path):
-    import gguf
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        tie_word_embeddings=False,
-        initializer_range=0.3,
-    )
-    model = LlamaForCausalLM(config).eval()
-    model.save_pretrained(tmp_path / "model")
-    tokenizer.save_pretrained(tmp_path / "model")
-    out = export_model(str(tmp_path / "model"), str(tmp_path / "out"), "f16")
-    assert "output.weight" in {t.name for t in gguf.GGUFReader(out).tensors}
-    ids = [tokenizer(p)["input_ids"] for p in PROMPTS[:2]]
-    assert agreement(llama_argmax(out, ids), torch_argmax(model, ids)) >= 0.95
-
-
 def test_missing_run_dir_names_the_path(tmp_path):
     with pytest.raises(ExportError, match="nope") as err:
         export_model(str(tmp_path / "nope"), str(tmp_path / "out"), "f16")
@@ -280,7 +248,7 @@ def test_run_without_weights_names_the_path(tmp_path):
 
 
 def test_unknown_outtype_is_rejected(tiny, tmp_path):
-    with pytest.raises(ExportError, match="q3_x.*f16, q8_0, q4_k_m, lora"):
+    with pytest.raises(ExportError, match="q3_x.*f16, bf16, q8_0, q4_k_m, lora"):
         export_model(str(tiny.path), str(tmp_path), "q3_x")
 
 
@@ -333,30 +301,75 @@ def test_modelfile_without_chatml_has_no_template(tmp_path):
     assert "TEMPLATE" not in text
 
 
-def test_gguf_lora_reads_back_as_the_peft_adapter_it_was_written_from(tiny, f16_gguf, tmp_path):
-    """`--init-adapter X.gguf` goes on training a shipped GGUF LoRA: the read-back equals the peft weights."""
-    import torch
-    from safetensors.torch import load_file
-
-    from finetune.gguf_llama import LlamaParams
-    from finetune.gguf_lora import read_lora_gguf
-
-    make_lora_run(tiny, f16_gguf, tmp_path / "run", r=4, lora_alpha=8)
-    adapter = export_model(str(tmp_path / "run"), str(tmp_path / "lora"), "lora")
-    back = read_lora_gguf(adapter, tmp_path / "back", LlamaParams.from_gguf(f16_gguf))
-    original = load_file(tmp_path / "run" / "adapter" / "adapter_model.safetensors")
-    read = load_file(back / "adapter_model.safetensors")
-    assert set(read) == set(original)
-    for name, tensor in original.items():  # Q/K rows unpermuted, fp16 precision
-        torch.testing.assert_close(read[name], tensor.float(), atol=2e-3, rtol=2e-3)
-    config = json.loads((back / "adapter_config.json").read_text())
-    assert (config["r"], config["lora_alpha"]) == (4, 8.0)
-    assert set(config["target_modules"]) == {name.split(".")[-1] for name in LORA_TARGETS}
-
-
-def test_a_gguf_that_is_no_lora_is_refused(f16_gguf, tmp_path):
-    from finetune.gguf_llama import LlamaParams
-    from finetune.gguf_lora import read_lora_gguf
+def test_a_gguf_that_is_no_lora_is_refused(tiny, f16_gguf, tmp_path):
+    from finetune.lora_gguf import read_lora_gguf
 
     with pytest.raises(ExportError, match="not a GGUF LoRA"):
-        read_lora_gguf(f16_gguf, tmp_path / "back", LlamaParams.from_gguf(f16_gguf))
+        read_lora_gguf(f16_gguf, tmp_path / "back", tiny.model)
+
+
+def test_bf16_export_keeps_bf16_weights(tiny, tmp_path):
+    import gguf
+
+    out = export_model(str(tiny.path), str(tmp_path), "bf16")
+    types = {t.name: t.tensor_type for t in gguf.GGUFReader(out).tensors}
+    assert out.name == "model-bf16.gguf" and types["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.BF16
+    assert agreement(llama_argmax(out, tiny.ids), tiny.argmax) >= 0.95
+
+
+def fake_sdist(path: Path, version: str, names: list[str]) -> Path:
+    """A tar.gz laid out like the llama-cpp-python sdist, holding empty files at ``vendor/llama.cpp/<name>``."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name in names:
+            info = tarfile.TarInfo(f"llama_cpp_python-{version}/vendor/llama.cpp/{name}")
+            tar.addfile(info, io.BytesIO(b""))
+    return path
+
+
+def test_converter_is_extracted_from_a_given_sdist_keeping_only_its_files(tmp_path, monkeypatch):
+    from finetune.converter import CONVERTER_ENV, NEEDED, SDIST_ENV, ensure_converter, llama_cpp_version
+
+    version = llama_cpp_version()
+    names = [*NEEDED, "conversion/llama.py", "gguf-py/tests/test_x.py", "ggml/src/ggml.c", "README.md"]
+    monkeypatch.setenv(SDIST_ENV, str(fake_sdist(tmp_path / "s.tar.gz", version, names)))
+    monkeypatch.setenv(CONVERTER_ENV, str(tmp_path / "converter"))
+    home = ensure_converter()
+    assert home == tmp_path / "converter"
+    kept = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+    assert kept == sorted([*NEEDED, "conversion/llama.py"])
+    assert ensure_converter() == home  # found, not fetched again
+
+    monkeypatch.setenv(SDIST_ENV, str(fake_sdist(tmp_path / "bad.tar.gz", version, ["README.md"])))
+    monkeypatch.setenv(CONVERTER_ENV, str(tmp_path / "other"))
+    with pytest.raises(
+        ExportError, match="not the llama-cpp-python .* sdist: no vendor/llama.cpp/convert_hf_to_gguf.py"
+    ):
+        ensure_converter()
+
+
+def test_offline_export_says_what_to_run(tiny, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from agent.app.train_cli import export_cmd
+    from finetune.converter import CONVERTER_ENV, SDIST_ENV, llama_cpp_version
+
+    (tmp_path / "links").mkdir()
+    monkeypatch.setenv(CONVERTER_ENV, str(tmp_path / "converter"))
+    monkeypatch.delenv(SDIST_ENV, raising=False)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip as it is offline: no index, no links to look in
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "links"))
+    version = llama_cpp_version()
+    with pytest.raises(ExportError) as err:
+        export_model(str(tiny.path), str(tmp_path / "out"), "f16")
+    message = str(err.value)
+    assert (
+        f"python -m pip download llama-cpp-python=={version} --no-binary llama-cpp-python --no-deps -d DIR" in message
+    )
+    assert f"{SDIST_ENV}=DIR/llama_cpp_python-{version}.tar.gz" in message
+    assert str(tmp_path / "converter") in message and CONVERTER_ENV in message and "\n" not in message
+    assert not (tmp_path / "out" / "model-f16.gguf").exists()
+    cli = CliRunner().invoke(export_cmd, [str(tiny.path), "--out", str(tmp_path / "out")])
+    assert cli.exit_code != 0 and "pip download" in cli.output and "Traceback" not in cli.output

@@ -422,7 +422,7 @@ def test_init_adapter_goes_on_from_a_trained_adapter(tiny_model, data, tmp_path)
         train(config(tiny_model, data, tmp_path / "c", max_steps=1, init_adapter=str(tmp_path)))
 
 
-def test_init_adapter_goes_on_from_a_gguf_lora(tiny_model, data, tmp_path):
+def test_init_adapter_goes_on_from_a_gguf_lora(tiny_model, data, tmp_path, llama_converter):
     from finetune.export import export_model
 
     first = train(config(tiny_model, data, tmp_path / "a", max_steps=20))
@@ -440,7 +440,7 @@ def test_max_seconds_stops_and_saves_the_run(tiny_model, data, tmp_path):
     assert (Path(result.adapter) / "adapter_config.json").is_file()
 
 
-def test_a_checkpoint_exports_as_the_run_it_would_finish_as(tiny_model, data, tmp_path):
+def test_a_checkpoint_exports_as_the_run_it_would_finish_as(tiny_model, data, tmp_path, llama_converter):
     from safetensors.torch import load_file
 
     from finetune.checkpoint import snapshot_run

@@ -43,10 +43,9 @@ def load_merged(base: str | None, adapter: str | None, device: str) -> Any:
         if path.suffix == ".gguf":
             import tempfile
 
-            from finetune.gguf_llama import LlamaParams
-            from finetune.gguf_lora import read_lora_gguf
+            from finetune.lora_gguf import read_lora_gguf
 
-            path = read_lora_gguf(path, Path(tempfile.mkdtemp()) / "adapter", LlamaParams.from_hf_config(model.config))
+            path = read_lora_gguf(path, Path(tempfile.mkdtemp()) / "adapter", model)
         model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
     name = Path(adapter).name if adapter else "base"
     return TransformersModel.from_loaded(model.to(device).eval(), load_tokenizer(base), name=name)
