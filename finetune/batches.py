@@ -62,13 +62,24 @@ def _char_spans(example: Example, tokenizer: Any) -> tuple[str, int, int, list[t
             "the model's chat template does not render the prompt as a prefix of the whole chat; "
             "use a model whose template appends the assistant turn after the generation prompt"
         )
-    start, end = len(prompt), found + len(body)
-    eos = tokenizer.eos_token
-    if eos and eos in full[end:]:
-        end = full.index(eos, end) + len(eos)  # the end-of-turn token is learnt: the model must stop
+    start, end = len(prompt), _end_of_turn(full, found + len(body), tokenizer)
     shift = found - (len(target) - len(target.lstrip()))  # where target[0] sits in the full text
     skip = [(shift + m.start(1), shift + m.end(1)) for m in _OBSERVATION.finditer(target)]
     return full, start, end, skip
+
+
+def _end_of_turn(full: str, end: int, tokenizer: Any) -> int:
+    """Where the trained text ends: past the token that closes the assistant's turn, which the model must learn
+    to stop. That is the first special token after the answer when only whitespace comes between (ChatML's
+    ``<|im_end|>``, Gemma's ``<end_of_turn>``, Phi-3's ``<|end|>``, Llama 3's ``<|eot_id|>``), else the eos token."""
+    rest = full[end:]
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    specials = set(getattr(tokenizer, "all_special_tokens", [])) | {t.content for t in added.values() if t.special}
+    hits = sorted((rest.find(token), -len(token), token) for token in specials if token and token in rest)
+    if hits and not rest[: hits[0][0]].strip():
+        return end + hits[0][0] + len(hits[0][2])
+    eos = tokenizer.eos_token
+    return full.index(eos, end) + len(eos) if eos and eos in rest else end
 
 
 def encode(example: Example, tokenizer: Any, seq_len: int) -> Encoded | None:
