@@ -14,47 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.app.evaluate.runner import run_eval  # noqa: E402
 from agent.app.evaluate.tasks import get_task  # noqa: E402
+from agent.core.backends.llama_server import LlamaServer  # noqa: E402
 from agent.core.backends.openai_http import OpenAIModel  # noqa: E402
 from agent.core.embedded import default_adapter_path, embedded_model_path  # noqa: E402
 from agent.strategies.config import StrategyConfig  # noqa: E402
-
-
-def start_server(threads: int) -> tuple[subprocess.Popen, str]:
-    """llama_cpp.server on a free loopback port, with the embedded model and shipped adapter; waits until it answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()), "--host", "127.0.0.1",
-            "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads), "--verbose", "false"]
-    adapter = default_adapter_path()
-    if adapter is not None:
-        args += ["--lora_path", str(adapter)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        if proc.poll() is not None:
-            raise SystemExit("llama_cpp.server exited: " + proc.stderr.read().decode()[-500:])
-        try:
-            with urllib.request.urlopen(url + "/v1/models", timeout=2) as r:
-                json.loads(r.read())
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("llama_cpp.server did not start within 120 s")
 
 
 def main() -> None:
@@ -65,21 +37,17 @@ def main() -> None:
     args = parser.parse_args()
     task = get_task("gsm8k")
     items = task.load(args.data)[: args.items]
-    proc, url = start_server(args.threads)
     rows, answers = [], {}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for n in (1, 8):
-                t0 = time.perf_counter()
-                out = Path(tmp) / f"n{n}.jsonl"
-                summary = run_eval(task, items, OpenAIModel(url, timeout=600), StrategyConfig("react"), out,
-                                   parallel=n)
-                seconds = time.perf_counter() - t0
-                answers[n] = {r["index"]: r["answer"] for r in map(json.loads, out.read_text().splitlines())}
-                rows.append((n, len(items) / seconds, seconds, summary.correct))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with LlamaServer(embedded_model_path(), default_adapter_path(), threads=args.threads) as server, \
+            tempfile.TemporaryDirectory() as tmp:
+        for n in (1, 8):
+            t0 = time.perf_counter()
+            out = Path(tmp) / f"n{n}.jsonl"
+            summary = run_eval(task, items, OpenAIModel(server.url, timeout=600), StrategyConfig("react"), out,
+                               parallel=n)
+            seconds = time.perf_counter() - t0
+            answers[n] = {r["index"]: r["answer"] for r in map(json.loads, out.read_text().splitlines())}
+            rows.append((n, len(items) / seconds, seconds, summary.correct))
     print("| N | items/s | seconds | right |\n| ---: | ---: | ---: | ---: |")
     for n, rate, seconds, right in rows:
         print(f"| {n} | {rate:.3f} | {seconds:.1f} | {right}/{len(items)} |")

@@ -1,11 +1,6 @@
 """The OpenAI-compatible backend against a real llama_cpp.server on loopback."""
 
-import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
@@ -18,55 +13,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(smollm_gguf):
     pytest.importorskip("uvicorn", reason="llama-cpp-python[server] is not installed")
-    import socket
+    from agent.core.backends.llama_server import LlamaServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    from agent.core.backends.llama_batch import ExtraBufts
-
-    # the server's own Llama follows what the session's probe found (a machine whose AMX crashes llama.cpp)
-    env = {**os.environ, "AGENT_LLAMA_EXTRA_BUFTS": "1" if ExtraBufts.enabled() else "0"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            (
-                "import runpy; from agent.core.backends.llama_batch import follow_extra_bufts_in_high_level_api as f; "
-                "f(); runpy.run_module('llama_cpp.server', run_name='__main__')"
-            ),
-            "--model",
-            str(smollm_gguf),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--verbose",
-            "false",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("llama_cpp.server exited: " + proc.stderr.read().decode()[-500:])
-        try:
-            with urllib.request.urlopen(url + "/v1/models", timeout=2) as r:
-                json.loads(r.read())
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama_cpp.server did not start within 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with LlamaServer(smollm_gguf, n_ctx=2048) as served:
+        yield served.url
 
 
 def test_completion_with_stop_and_usage(server):

@@ -49,6 +49,10 @@ class StrategyConfig:
     tools: str | None = field(default=None, metadata=option(
         "react, sc: comma list of tools or module:attr toolsets. Default: calculator,python.", metavar="LIST"))
     max_steps: int = field(default=8, metadata=option("react, sc, bon, beam: the most ReAct steps.", range=(1, 100)))
+    grammar: bool = field(default=True, metadata=option(
+        "react, sc, bon, beam: constrain each step with the ReAct grammar where the backend takes one. "
+        "--no-grammar for a server whose grammar sampling is slow (llama_cpp.server: about 20x) or absent.",
+        flag="--grammar/--no-grammar"))
     samples: int | None = field(default=None, metadata=option(
         f"sc: trajectories per question, majority-voted (default {SC_SAMPLES}; with react, N > 1 means sc). "
         "agent eval: a bigger run into the same --out reuses a smaller one's samples. "
@@ -168,10 +172,10 @@ class StrategyConfig:
         cfg = self.filled()
         defaults = StrategyConfig(cfg.strategy).filled()
         names = {
-            "react": ("max_steps", "temperature"),
-            "sc": ("samples", "verifier", "max_steps", "temperature"),
-            "bon": ("samples", "prm", "aggregate", "max_steps", "temperature"),
-            "beam": ("beam", "expand", "prm", "aggregate", "budget", "max_steps", "temperature"),
+            "react": ("max_steps", "grammar", "temperature"),
+            "sc": ("samples", "verifier", "max_steps", "grammar", "temperature"),
+            "bon": ("samples", "prm", "aggregate", "max_steps", "grammar", "temperature"),
+            "beam": ("beam", "expand", "prm", "aggregate", "budget", "max_steps", "grammar", "temperature"),
             "tot": ("algorithm", "evaluator", "proposer", "beam", "n_generate", "temperature"),
         }.get(cfg.strategy or "", ("max_tokens", "temperature"))
         parts = []
@@ -181,7 +185,7 @@ class StrategyConfig:
                 if name in ("algorithm", "evaluator"):  # tot(logprob) reads as it always did
                     parts.append(str(value))
                 else:
-                    parts.append(f"{name}={value}" if isinstance(value, str) else f"{name}={value:g}")
+                    parts.append(f"{name}={value}" if isinstance(value, (str, bool)) else f"{name}={value:g}")
         return f"{cfg.strategy}({', '.join(parts)})" if parts else str(cfg.strategy)
 
     def to_dict(self) -> dict[str, Any]:

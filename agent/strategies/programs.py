@@ -124,7 +124,8 @@ def _agent(cfg: StrategyConfig, run: Run):
     from agent.core.react import ReActAgent, ReActConfig
     from tools.base import load_tools
 
-    config = ReActConfig(max_steps=cfg.max_steps, temperature=cfg.temperature_or_default, seed=cfg.seed)
+    config = ReActConfig(max_steps=cfg.max_steps, temperature=cfg.temperature_or_default, seed=cfg.seed,
+                         grammar=cfg.grammar)
     return ReActAgent(run.model, load_tools() if run.tools is None else run.tools, config, on_step=run.on_step)
 
 
@@ -211,7 +212,8 @@ def beam(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
 
     calls = ToolCalls()
     tools = calls.wrap(load_tools() if run.tools is None else run.tools)
-    config = ReActConfig(max_steps=cfg.max_steps, temperature=cfg.temperature_or_default, seed=cfg.seed)
+    config = ReActConfig(max_steps=cfg.max_steps, temperature=cfg.temperature_or_default, seed=cfg.seed,
+                         grammar=cfg.grammar)
     agent = ReActAgent(run.model, tools, config)
     result = beam_search(agent, _prm(cfg, run), question, beam=cfg.beam or 1, expand=cfg.expand or 1,
                          how=cfg.aggregate or "min", budget=cfg.budget, tools=calls)
