@@ -69,7 +69,7 @@ def test_no_click_option_is_declared_twice_and_solve_and_eval_share_the_dataclas
     solve_help = runner.invoke(cli, ["solve", "--help"]).output
     eval_help = runner.invoke(cli, ["eval", "gsm8k", "--help"]).output
     for f in fields(StrategyConfig):
-        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        flag = (f.metadata.get("flag") or "--" + f.name.replace("_", "-")).split("/")[0]  # --on/--off: --on
         assert (flag in solve_help) == ("solve" in f.metadata["commands"]), flag
         assert (flag in eval_help) == ("eval" in f.metadata["commands"]), flag
 
@@ -83,3 +83,10 @@ def test_the_finetune_options_are_the_train_configs_fields():
     source = (ROOT / "agent" / "app" / "train_cli.py").read_text()
     finetune_source = source[source.index('@click.command("finetune")') : source.index('@click.command("export")')]
     assert "click.option(" not in finetune_source  # all generated
+
+
+def test_agent_export_offers_every_outtype_the_exporter_writes():
+    from agent.app.train_cli import _OUTTYPES
+    from finetune.export import OUTTYPES
+
+    assert _OUTTYPES == OUTTYPES

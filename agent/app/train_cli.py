@@ -14,7 +14,7 @@ import click
 from agent.app.options import config_options, json_option, pop_config
 from finetune.config import TrainConfig
 
-_OUTTYPES = ("f16", "q8_0", "q4_k_m", "lora")
+_OUTTYPES = ("f16", "bf16", "q8_0", "q4_k_m", "lora")  # finetune.export.OUTTYPES (a test keeps them equal; importing it here would slow agent --help)
 
 
 @click.command("finetune")
