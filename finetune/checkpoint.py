@@ -49,7 +49,14 @@ def _fsync_dir(path: Path) -> None:
 
 
 def save_checkpoint(
-    root: Path, step: int, weights: dict[str, Any], optimizer: Any, scheduler: Any, state: dict[str, Any], keep: int = 2
+    root: Path,
+    step: int,
+    weights: dict[str, Any],
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    keep: int = 2,
+    rngs: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write checkpoint ``step`` atomically and delete all but the ``keep`` newest.
 
@@ -61,6 +68,7 @@ def save_checkpoint(
         scheduler: its ``state_dict()`` is saved.
         state: JSON-ready run state (step, data position, losses, config).
         keep: how many checkpoints to keep.
+        rngs: the RNG states of every process, by rank (``None``: this process's, :func:`rng_states`).
     """
     import torch
 
@@ -71,7 +79,7 @@ def save_checkpoint(
     tmp.mkdir()
     torch.save(weights, tmp / "weights.pt")
     torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()},
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rngs or rng_states()},
         tmp / "trainer.pt",
     )
     with open(tmp / _DONE, "w") as f:

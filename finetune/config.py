@@ -81,11 +81,12 @@ class TrainConfig:
         default=None, metadata={"help": "Peak learning rate (default 2e-4 LoRA, 5e-5 full)."}
     )  # None: 2e-4 with LoRA, 5e-5 for full fine-tuning
     batch_size: int = field(
-        default=4, metadata={"help": "Sequences per micro-batch (rows when packing)."}
-    )  # sequences per micro-batch (rows when packing)
+        default=4,
+        metadata={"help": "Sequences per micro-batch (rows when packing), all processes together: the global batch."},
+    )  # global: under `accelerate launch --num_processes N` each process takes batch_size / N rows (N must divide it)
     grad_accum: int = field(
         default=1, metadata={"help": "Micro-batches per optimizer step."}
-    )  # micro-batches per optimizer step: effective batch = batch_size * grad_accum * GPUs
+    )  # micro-batches per optimizer step: effective batch = batch_size * grad_accum, any process count
     seq_len: int = field(
         default=1024, metadata={"help": "Longest sequence; longer examples are cut."}
     )  # longest sequence; longer examples are cut, ones with no answer left are dropped

@@ -16,7 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finetune.checkpoint import clean_partial, list_checkpoints, load_checkpoint, save_checkpoint, set_rng_states
+from finetune.checkpoint import (
+    clean_partial,
+    list_checkpoints,
+    load_checkpoint,
+    rng_states,
+    save_checkpoint,
+    set_rng_states,
+)
 
 if TYPE_CHECKING:
     from finetune.run import Run
@@ -68,16 +75,18 @@ def _rewrite_log(path: Path, up_to: int) -> None:
 
 def _start(run: Run) -> int | None:
     """Resume from the newest checkpoint when asked (returns its step), else clear an old run's traces."""
-    root = run.out / "checkpoints"
-    clean_partial(root)
+    root, main = run.out / "checkpoints", run.acc.is_main_process
+    if main:
+        clean_partial(root)
     found = list_checkpoints(root)
     if not run.config.resume:
-        if found or (run.out / "train_log.jsonl").exists():
+        if main and (found or (run.out / "train_log.jsonl").exists()):
             log.warning(
                 "%s holds an earlier run: its checkpoints and log are replaced (use --resume to continue)", run.out
             )
             shutil.rmtree(root, ignore_errors=True)
             (run.out / "train_log.jsonl").unlink(missing_ok=True)
+        run.acc.wait_for_everyone()
         return None
     if not found:
         log.warning("--resume: no checkpoint in %s, starting from step 0", root)
@@ -93,9 +102,12 @@ def _start(run: Run) -> int | None:
     load_trainable_state(run.acc.unwrap_model(run.loss_fn).model, ck["weights"])
     run.optimizer.load_state_dict(ck["optimizer"])
     run.scheduler.load_state_dict(ck["scheduler"])
-    set_rng_states(ck["rng"])
+    rng = ck["rng"]  # one state per process (a list), or one for all in checkpoints of one process
+    set_rng_states(rng[min(run.acc.process_index, len(rng) - 1)] if isinstance(rng, list) else rng)
     run.step, run.losses, run.evals = state["step"], list(state["losses"]), list(state["evals"])
-    _rewrite_log(run.out / "train_log.jsonl", run.step)
+    run.acc.wait_for_everyone()  # every process has read the checkpoint before the log changes
+    if main:
+        _rewrite_log(run.out / "train_log.jsonl", run.step)
     log.info("resumed from %s", found[-1])
     return run.step
 
@@ -114,8 +126,6 @@ def _due(step: int, every: int) -> bool:
 def run_training(run: Run) -> TrainResult:
     """Train ``run`` to its last step (or ``stop_after``), then save adapter/model, tokenizer and base.json."""
     from tqdm.auto import tqdm
-
-    from finetune.modeling import trainable_state
 
     cfg = run.config
     run.out.mkdir(parents=True, exist_ok=True)
@@ -155,17 +165,8 @@ def run_training(run: Run) -> TrainResult:
             )
         if _due(run.step, cfg.eval_every) and run.step < run.total:
             _append(run, run.evaluate())
-        if _due(run.step, cfg.save_every) and run.acc.is_main_process:
-            weights = trainable_state(run.acc.unwrap_model(run.loss_fn).model)
-            save_checkpoint(
-                run.out / "checkpoints",
-                run.step,
-                weights,
-                run.optimizer,
-                run.scheduler,
-                run.state(),
-                cfg.keep_checkpoints,
-            )
+        if _due(run.step, cfg.save_every):
+            _save(run)
         run.acc.wait_for_everyone()
     bar.close()
     result = TrainResult(
@@ -185,6 +186,27 @@ def run_training(run: Run) -> TrainResult:
         _finish(run, result)
     result.evals = list(run.evals)
     return result
+
+
+def _save(run: Run) -> None:
+    """A checkpoint, written by the main process alone, with every process's RNG states."""
+    from accelerate.utils import gather_object
+
+    from finetune.modeling import trainable_state
+
+    rngs = gather_object([rng_states()]) if run.acc.num_processes > 1 else [rng_states()]
+    if run.acc.is_main_process:
+        weights = trainable_state(run.acc.unwrap_model(run.loss_fn).model)
+        save_checkpoint(
+            run.out / "checkpoints",
+            run.step,
+            weights,
+            run.optimizer,
+            run.scheduler,
+            run.state(),
+            run.config.keep_checkpoints,
+            rngs=rngs,
+        )
 
 
 def _finish(run: Run, result: TrainResult) -> None:

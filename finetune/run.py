@@ -1,6 +1,8 @@
 """One training run: model, optimizer and data stream, stepped with plain torch and ``accelerate``.
 
-``accelerate`` picks the devices and runs DDP (``accelerate launch`` works as is);
+``accelerate`` picks the devices and runs DDP (``accelerate launch --multi_gpu --num_processes N``; on a machine
+without a GPU, or with ``ACCELERATE_USE_CPU=1``, the N processes train on the CPU over gloo). ``batch_size`` is the
+global batch: each process trains on ``batch_size / N`` rows of it, so the loss curve is the one-process curve.
 :func:`finetune.loop.run_training` drives a :class:`Run` to its end and :func:`finetune.train.train`
 puts the two together.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 from contextlib import nullcontext
 from pathlib import Path
@@ -53,6 +56,30 @@ def lr_lambda(total: int, warmup_ratio: float, min_ratio: float):
     return factor
 
 
+def _cpu_workers() -> bool:
+    """True for processes started by torchrun (``accelerate launch --multi_gpu``) on a machine without a GPU:
+    ``accelerate`` would otherwise give each of them a world of one (N separate runs), not gloo on the CPU."""
+    import torch
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+def _check_processes(batch_size: int, processes: int) -> None:
+    """Refuse a global batch the processes cannot share, and ``accelerate launch --cpu --num_processes N``,
+    which without ``--mpirun_hostfile`` starts one process."""
+    asked_many = "MASTER_PORT" in os.environ and os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")
+    if processes == 1 and asked_many and "WORLD_SIZE" not in os.environ:
+        raise ValueError(
+            "accelerate launch --cpu --num_processes N starts one process (without mpirun); for N processes on "
+            "the CPU run ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N ..."
+        )
+    if batch_size % processes:
+        raise ValueError(
+            f"--batch-size is the global batch: {batch_size} rows cannot be shared by {processes} processes "
+            f"(give a multiple of {processes})"
+        )
+
+
 class Run:
     """One training run: model, optimizer, data stream and the bookkeeping to resume it exactly."""
 
@@ -67,7 +94,8 @@ class Run:
         self.config, self.out = config, Path(config.out)
         # full fine-tuning keeps float32 weights and autocasts to bf16 on a GPU; LoRA loads the base in bf16 instead.
         # None (not "no") leaves an `accelerate launch --mixed_precision` choice, or an existing state, alone
-        self.acc = Accelerator(mixed_precision="bf16" if config.full and self._bf16_gpu() else None)
+        self.acc = Accelerator(mixed_precision="bf16" if config.full and self._bf16_gpu() else None, cpu=_cpu_workers())
+        _check_processes(config.batch_size, self.acc.num_processes)
         # On a CPU with bf16 matrix units (AMX, AVX512-BF16), `--dtype auto` keeps float32 weights (exact optimizer
         # updates) and autocasts the products to bf16 here, not through accelerate's once-per-process state.
         self.cpu_bf16 = cpu_autocast(config.dtype, self.acc.device.type)
@@ -122,15 +150,17 @@ class Run:
         """One optimizer step over ``grad_accum`` micro-batches; returns (mean token loss, real tokens)."""
         import torch
 
-        accum = self.config.grad_accum
+        accum, world = self.config.grad_accum, self.acc.num_processes
         batches = [self.stream.micro_batch(self.step, a) for a in range(accum)]
         n_train = sum(int((b["targets"] != IGNORE).sum()) for b in batches)
+        if world > 1:  # DDP averages the processes' gradients: scale each by world / (trained tokens of all)
+            n_train = int(self.acc.reduce(torch.tensor([n_train], device=self.acc.device), reduction="sum"))
         loss_sum = 0.0
         self.loss_fn.train()
         for a, batch in enumerate(batches):
             with self.acc.no_sync(self.loss_fn) if a < accum - 1 else nullcontext():
                 loss = self._loss(batch)
-                self.acc.backward(loss / n_train)
+                self.acc.backward(loss * world / n_train)
             loss_sum += float(loss.detach())
         if self.config.max_grad_norm:
             self.acc.clip_grad_norm_(self.params, self.config.max_grad_norm)
@@ -138,9 +168,9 @@ class Run:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        totals = torch.tensor([loss_sum, n_train, sum(b["n_tokens"] for b in batches)], dtype=torch.float64)
+        totals = torch.tensor([loss_sum, sum(b["n_tokens"] for b in batches)], dtype=torch.float64)
         totals = self.acc.reduce(totals.to(self.acc.device), reduction="sum").cpu()
-        return float(totals[0] / totals[1]), int(totals[2])
+        return float(totals[0] / n_train), int(totals[1])
 
     def evaluate(self) -> dict[str, Any]:
         """Dev loss and answer accuracy now (main process computes accuracy; all compute loss)."""
@@ -171,7 +201,7 @@ class Run:
     def state(self) -> dict[str, Any]:
         return {
             "step": self.step,
-            "micro_batches_read": self.step * self.config.grad_accum * self.acc.num_processes,
+            "micro_batches_read": self.step * self.config.grad_accum,
             "losses": self.losses,
             "evals": self.evals,
             "fingerprint": self.fingerprint,

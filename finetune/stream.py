@@ -1,8 +1,10 @@
 """The order in which micro-batches are seen: an endless, seeded stream over epochs.
 
 Micro-batch ``g`` of the stream is a pure function of (data, seed, g), so a resumed run that
-knows its step reads exactly the batches the uninterrupted run would have read. With several
-processes, step ``s``, accumulation round ``a`` and rank ``r`` read ``g = (s * accum + a) * world + r``.
+knows its step reads exactly the batches the uninterrupted run would have read. Step ``s`` and
+accumulation round ``a`` read ``g = s * accum + a``. ``batch_size`` is the global micro-batch: with
+several processes, rank ``r`` of ``world`` trains on the ``r``-th contiguous share of its rows, so
+the processes together see what one process would see.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from finetune.batches import Encoded, collate, plan_epoch, prompt_group
+from finetune.batches import IGNORE, Encoded, collate, plan_epoch, prompt_group
 from finetune.config import TrainConfig
 
 
@@ -42,11 +44,20 @@ class DataStream:
         return epoch, index
 
     def micro_batch(self, step: int, round_: int) -> dict[str, Any]:
-        """The collated micro-batch this process trains on at ``step``, accumulation round ``round_``."""
-        index = (step * self.config.grad_accum + round_) * self.world + self.rank
-        epoch, pos = self.locate(index)
-        rows = [[self.encoded[i] for i in row] for row in self.plan(epoch)[pos]]
-        return collate(rows, self.pad_id, self.config.packing)
+        """This process's share of the micro-batch of ``step``, accumulation round ``round_``, collated.
+
+        A share left empty (a short last batch of an epoch) is one row with no trained token: the
+        process still joins the gradient all-reduce, and adds nothing to it.
+        """
+        epoch, pos = self.locate(step * self.config.grad_accum + round_)
+        rows = self.plan(epoch)[pos]
+        per = math.ceil(len(rows) / self.world)
+        share = rows[self.rank * per : (self.rank + 1) * per]
+        batch = collate([[self.encoded[i] for i in row] for row in share or rows[:1]], self.pad_id, self.config.packing)
+        if not share:
+            batch["targets"].fill_(IGNORE)
+            batch["n_tokens"] = 0
+        return batch
 
     def total_steps(self) -> int:
         """``max_steps``, or the optimizer steps that cover ``epochs`` passes over the data."""
@@ -55,10 +66,10 @@ class DataStream:
             return c.max_steps
         full, frac = int(c.epochs), c.epochs - int(c.epochs)
         micro = sum(len(self.plan(e)) for e in range(full)) + math.ceil(frac * len(self.plan(full)))
-        return max(1, math.ceil(micro / (c.grad_accum * self.world)))
+        return max(1, math.ceil(micro / c.grad_accum))
 
     def epoch_of(self, step: int) -> float:
         """Epochs done after ``step`` optimizer steps (for the log)."""
-        index = step * self.config.grad_accum * self.world
+        index = step * self.config.grad_accum
         epoch, pos = self.locate(index)
         return round(epoch + pos / len(self.plan(epoch)), 3)
