@@ -35,10 +35,12 @@ def test_tot_bfs_on_the_embedded_model(embedded_model, tmp_path):
         n_evaluate=1,
         max_depth=2,
         seed=0,
+        task_options={"propose_by": "model"},  # the model proposes (the grammar lists the legal moves) and judges
     )
     g = result.tree
     assert result.stats["nodes"] > 1 and result.stats["model_calls"] >= 2
     assert result.stats["completion_tokens"] > 0 and result.stats["model_only"] is True
+    assert (result.stats["proposer"], result.stats["judge"]) == ("model", "model")
     task = Game24()
     for parent, child, step in g.edges(data="step"):  # the grammar keeps every move legal
         assert parse_move(task.numbers(_state(g, parent)), step) is not None, step
