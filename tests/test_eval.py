@@ -333,6 +333,8 @@ def test_game24_reports_keep_the_papers_setting_and_the_rules_proposer_apart(tmp
     paper_stats = next(read_jsonl(tmp_path / "paper.jsonl"))["stats"]
     assert (rules_stats["proposer"], rules_stats["judge"], rules_stats["model_only"]) == ("rules", "model", False)
     assert (paper_stats["proposer"], paper_stats["judge"], paper_stats["model_only"]) == ("model", "model", True)
+    summary = run_eval(task, task.load(csv_file), judge, StrategyConfig("tot", beam=2), tmp_path / "rules.jsonl")
+    assert summary.roles == "rules / model"  # the summary agent eval prints says it too
     rows = markdown_table(group_results([tmp_path / "rules.jsonl", tmp_path / "paper.jsonl"])).splitlines()[2:]
     assert len(rows) == 2
     assert {row.split(" | ")[3] for row in rows} == {"rules / model", "model / model"}

@@ -225,6 +225,7 @@ def run_eval(
             if parallel > 1 and pending
             else {}
         ),
+        summary.roles,
     )
 
 
