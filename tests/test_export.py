@@ -17,6 +17,7 @@ import pytest
 
 from finetune.export import ExportError, export_model
 from finetune.modelfile import render_modelfile
+from tiny_families import llama_logits, torch_logits
 
 pytestmark = pytest.mark.usefixtures("llama_converter")
 
@@ -47,33 +48,12 @@ def smollm2_gguf() -> Path:
 
 
 def torch_argmax(model, ids: list[list[int]]) -> list[np.ndarray]:
-    import torch
-
-    with torch.no_grad():
-        return [model(torch.tensor([x])).logits[0].argmax(-1).numpy() for x in ids]
+    return [logits.argmax(-1) for logits in torch_logits(model, ids)]
 
 
 def llama_argmax(model_path: Path, ids: list[list[int]], lora_path: Path | None = None) -> list[np.ndarray]:
     """Greedy next token at every position, from llama.cpp's logits for the whole prompt."""
-    from llama_cpp import Llama
-
-    llm = Llama(
-        model_path=str(model_path),
-        lora_path=str(lora_path) if lora_path else None,
-        n_ctx=256,
-        logits_all=True,
-        n_threads=2,
-        verbose=False,
-    )
-    try:
-        out = []
-        for x in ids:
-            llm.reset()
-            llm.eval(x)
-            out.append(np.asarray(llm.scores[: len(x)]).argmax(-1))
-        return out
-    finally:
-        llm.close()
+    return [logits.argmax(-1) for logits in llama_logits(model_path, ids, lora_path)]
 
 
 def agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:

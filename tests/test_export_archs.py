@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_families import FAMILIES, build_tiny, family_tokenizer
+from tiny_families import FAMILIES, build_tiny, family_tokenizer, llama_logits, torch_logits
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -48,34 +48,6 @@ class Trained:
     ids: list[list[int]]
     base_logits: list[np.ndarray]
     tuned_logits: list[np.ndarray]
-
-
-def torch_logits(model, ids: list[list[int]]) -> list[np.ndarray]:
-    with torch.no_grad():
-        return [model(torch.tensor([x])).logits[0].float().numpy() for x in ids]
-
-
-def llama_logits(model_path: Path, ids: list[list[int]], lora_path: Path | None = None) -> list[np.ndarray]:
-    """llama.cpp's logits at every position of each prompt."""
-    from llama_cpp import Llama
-
-    llm = Llama(
-        model_path=str(model_path),
-        lora_path=str(lora_path) if lora_path else None,
-        n_ctx=64,
-        logits_all=True,
-        n_threads=2,
-        verbose=False,
-    )
-    try:
-        out = []
-        for x in ids:
-            llm.reset()
-            llm.eval(x)
-            out.append(np.array(llm.scores[: len(x)]))
-        return out
-    finally:
-        llm.close()
 
 
 def greedy_agreement(got: list[np.ndarray], want: list[np.ndarray]) -> float:

@@ -175,3 +175,35 @@ def build_tiny(family: Family, tokenizer: Any, dest: Path, seed: int = 0) -> Any
         config_file = dest / "tokenizer_config.json"
         config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "tokenizer_class": "GPT2Tokenizer"}))
     return model
+
+
+def torch_logits(model, ids: list[list[int]]) -> list[Any]:
+    """torch's logits at every position of each prompt (numpy, float32)."""
+    import torch
+
+    with torch.no_grad():
+        return [model(torch.tensor([x])).logits[0].float().numpy() for x in ids]
+
+
+def llama_logits(model_path: Path, ids: list[list[int]], lora_path: Path | None = None, n_ctx: int = 256) -> list[Any]:
+    """llama.cpp's logits at every position of each prompt (numpy)."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    llm = Llama(
+        model_path=str(model_path),
+        lora_path=str(lora_path) if lora_path else None,
+        n_ctx=n_ctx,
+        logits_all=True,
+        n_threads=2,
+        verbose=False,
+    )
+    try:
+        out = []
+        for x in ids:
+            llm.reset()
+            llm.eval(x)
+            out.append(np.array(llm.scores[: len(x)]))
+        return out
+    finally:
+        llm.close()

@@ -252,12 +252,10 @@ def tot(question: str, cfg: StrategyConfig, run: Run) -> RunRecord:
 
 
 def _roles(cfg: StrategyConfig, run: Run) -> dict[str, Any]:
-    """Who proposed and who judged a run that did not search. The model writes every step of direct, cot,
-    react and sc; the answer is its own (sc: its most frequent one), unless a verifier (a program fit on gold
+    """Who proposed and who judged a run that did not search (tot, bon and beam say it themselves). The model
+    writes every step of direct, cot, react and sc; the answer is its own (sc: its most frequent one), unless a verifier (a program fit on gold
     labels) weighs the votes. ``model_only`` as in :func:`search.contract.provenance`."""
     judge = "program" if cfg.strategy == "sc" and (run.verifier is not None or cfg.verifier is not None) else "model"
-    if cfg.strategy in STEP_SEARCH:
-        judge = _prm(cfg, run).judge
     return {"proposer": "model", "judge": judge, "model_only": judge == "model"}
 
 
@@ -276,7 +274,7 @@ def run_strategy(question: str, config: StrategyConfig, run: Run) -> RunRecord:
     t0 = time.perf_counter()
     record = STRATEGY_FUNCTIONS[cfg.strategy or "react"](question, cfg, run)
     record.seconds = time.perf_counter() - t0
-    if cfg.strategy != "tot":  # tot's roles come from the search (its task and evaluator)
+    if cfg.strategy not in ("tot", *STEP_SEARCH):  # theirs come from the search: its task and evaluator, or PRM
         record.stats.update(_roles(cfg, run))
     record.variant, record.seed = cfg.variant, cfg.seed
     record.model = getattr(run.model, "name", type(run.model).__name__)

@@ -102,6 +102,7 @@ def best_of_n(agent: ReActAgent, scorer: CachedScorer, question: str, n: int, ho
     stats = {
         "tokens": sum(int(t.stats.get("tokens", 0)) for t in vote.trajectories),
         "prm": scorer.name,
+        **_roles(scorer),
         "prm_calls": scorer.calls,
         "aggregate": how,
         "answer_by": {h: b.traj.answer for h, b in by.items()},  # what each aggregate would answer
@@ -174,6 +175,7 @@ def beam_search(
     stats = {
         "tokens": spent,
         "prm": scorer.name,
+        **_roles(scorer),
         "prm_calls": scorer.calls,
         "prm_hits": scorer.hits,
         "tool_calls": tools.calls if tools else None,
@@ -188,6 +190,11 @@ def beam_search(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return StepSearch(answer, best.traj, finished, weighted, stats)
+
+
+def _roles(scorer: CachedScorer) -> dict[str, Any]:
+    """The model proposes every step; the PRM judges (``model_only`` as in :func:`search.contract.provenance`)."""
+    return {"proposer": "model", "judge": scorer.judge, "model_only": scorer.judge == "model"}
 
 
 def _top(beams: list[Beam], how: str) -> Beam:
