@@ -93,10 +93,15 @@ def encode(example: Example, tokenizer: Any, seq_len: int) -> Encoded | None:
         enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     except NotImplementedError as err:
         raise DataError("the tokenizer cannot map tokens to characters; use a model with a fast tokenizer") from err
-    ids = list(enc["input_ids"])[:seq_len]
-    cut = len(enc["input_ids"]) > seq_len and any(start <= s < end for s, _e in enc["offset_mapping"][seq_len:])
+    all_ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if getattr(tokenizer, "add_bos_token", False) and bos is not None and all_ids[:1] != [bos]:
+        # llama.cpp puts BOS first when the GGUF asks for it (Gemma's does); train on what it will read
+        all_ids, offsets = [bos, *all_ids], [(-1, -1), *offsets]
+    ids = all_ids[:seq_len]
+    cut = len(all_ids) > seq_len and any(start <= s < end for s, _e in offsets[seq_len:])
     labels = []
-    for tid, (s, _e) in zip(ids, enc["offset_mapping"]):
+    for tid, (s, _e) in zip(ids, offsets):
         trained = start <= s < end and not any(a <= s < b for a, b in skip)
         labels.append(tid if trained else IGNORE)
     encoded = Encoded(ids, labels, cut)

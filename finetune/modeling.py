@@ -32,6 +32,16 @@ def resolve_base(base: str | None) -> tuple[Path, str | None]:
         except ModelError as err:
             raise ValueError(str(err)) from err
         return gguf.parent, gguf.name
+    from agent.core.embedded import NAMED_MODELS
+
+    if base in NAMED_MODELS:  # a short name: smollm2-135m, gemma3-270m (the [gemma] extra)
+        from agent.core.model import ModelError
+
+        try:
+            gguf = NAMED_MODELS[base]()
+        except ModelError as err:
+            raise ValueError(str(err)) from err
+        return gguf.parent, gguf.name
     path = Path(base).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return path.parent.resolve(), path.name
@@ -46,7 +56,21 @@ def load_tokenizer(base: str | None) -> Any:
 
     directory, gguf_file = resolve_base(base)
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-    return AutoTokenizer.from_pretrained(str(directory), **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
+    if not tokenizer.chat_template:  # a base model without one: the turns the runtime falls back on too
+        from agent.core.chat_templates import chat_template
+
+        architecture = None
+        if gguf_file:
+            from agent.core.backends.gguf_header import gguf_string
+
+            architecture = gguf_string(directory / gguf_file, "general.architecture")
+        else:
+            import json
+
+            architecture = json.loads((directory / "config.json").read_text(encoding="utf-8")).get("model_type")
+        tokenizer.chat_template = chat_template(None, architecture)
+    return tokenizer
 
 
 def torch_dtype(name: str, device_type: str) -> Any:

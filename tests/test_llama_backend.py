@@ -188,13 +188,13 @@ def test_missing_or_bad_adapter(tmp_path: Path):
         LlamaCppModel(base, adapter=base)  # a model, not an adapter
 
 
-def _write_lora(path: Path, scale: float) -> Path:
+def _write_lora(path: Path, scale: float, architecture: str = "llama") -> Path:
     """A rank-4 LoRA on every layer's attention output (zero when ``scale`` is 0)."""
     gguf = pytest.importorskip("gguf")
     import numpy as np
 
     rng = np.random.default_rng(0)
-    writer = gguf.GGUFWriter(str(path), "llama")
+    writer = gguf.GGUFWriter(str(path), architecture)
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", 4.0)
@@ -239,6 +239,9 @@ def test_an_adapter_alone_is_applied_to_the_embedded_base(tmp_path: Path, model:
     assert alone.path == embedded.embedded_model_path() and alone.adapter == loud
     assert alone.complete(prompt, max_tokens=12).text != model.complete(prompt, max_tokens=12).text
     alone.close()
+    foreign = _write_lora(tmp_path / "qwen.gguf", 1.0, architecture="qwen2")  # no named base is a qwen2
+    with pytest.raises(ModelError, match=r"qwen.gguf is a LoRA adapter for a qwen2 model .*BASE.gguf\+ADAPTER.gguf"):
+        load_model(str(foreign), n_ctx=512, n_threads=1)
 
 
 def test_default_adapter_absent(tmp_path: Path, monkeypatch):

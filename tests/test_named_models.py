@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from agent.core.backends.llama_vocab import CHATML, GEMMA, chat_template
+from agent.core.chat_templates import CHATML, GEMMA, chat_template
 from agent.core.embedded import NAMED_MODELS, embedded_model_path, named_model_path
 from agent.core.model import ModelError
 

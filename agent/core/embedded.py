@@ -93,6 +93,9 @@ def _stamp(path: Path) -> str:
 NAMED_MODELS = {"smollm2-135m": embedded_model_path, "gemma3-270m": gemma3_270m_path}
 
 
+NAMED_ARCHITECTURES = {"llama": "smollm2-135m", "gemma3": "gemma3-270m"}  # an adapter alone runs on this base
+
+
 def named_model_path(name: str) -> Path:
     """The GGUF file a short model name stands for.
 

@@ -17,8 +17,9 @@ def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs)
             directory holding ``config.json`` for transformers; ``fake:FILE.json`` for a
             scripted model (a JSON list of replies). A ``.gguf`` spec may carry a LoRA adapter
             as ``base.gguf+adapter.gguf``; a GGUF LoRA adapter alone (``agent export --outtype
-            lora``) is applied to the embedded base. A short name (``smollm2-135m``, ``gemma3-270m``) stands for
-            the model file its package provides, alone or as ``NAME+adapter.gguf``.
+            lora``) is applied to the named base of its architecture (llama: the embedded SmolLM2;
+            gemma3: gemma3-270m). A short name (``smollm2-135m``, ``gemma3-270m``) stands for the
+            model file its package provides, alone or as ``NAME+adapter.gguf``.
         adapter: a GGUF LoRA adapter applied on top of a llama.cpp base.
 
     Raises:
@@ -57,7 +58,12 @@ def load_model(spec: str | None = None, *, adapter: str | None = None, **kwargs)
     from agent.core.backends.llama_cpp import LlamaCppModel
 
     if spec and adapter is None and gguf_string(Path(spec), "general.type") == "adapter":
-        from agent.core.embedded import embedded_model_path
+        # an adapter alone runs on the named base of its architecture (the embedded SmolLM2 for llama)
+        from agent.core.embedded import NAMED_ARCHITECTURES
 
-        spec, adapter = str(embedded_model_path()), spec  # an adapter alone: it was trained on the embedded base
+        architecture = gguf_string(Path(spec), "general.architecture")
+        if architecture not in NAMED_ARCHITECTURES:
+            raise ModelError(f"{spec} is a LoRA adapter for a {architecture} model and no named model is one: "
+                             "give its base as --model BASE.gguf+ADAPTER.gguf")
+        spec, adapter = str(named_model_path(NAMED_ARCHITECTURES[architecture])), spec
     return LlamaCppModel(spec, adapter=adapter, **kwargs)

@@ -34,7 +34,8 @@ from agent.core.backends.llama_load import load_adapter, load_model_file, meta_s
 from agent.core.backends.llama_log import LOG_SINK
 from agent.core.backends.llama_probe import probe_gguf
 from agent.core.backends.llama_sampling import RANDOM_SEED, free_samplers, make_chain
-from agent.core.backends.llama_vocab import Vocab, chat_template
+from agent.core.backends.llama_vocab import Vocab
+from agent.core.chat_templates import chat_template
 from agent.core.embedded import default_adapter_path, embedded_model_path
 from agent.core.model import Completion, ModelError
 

@@ -10,29 +10,11 @@ from __future__ import annotations
 import ctypes
 
 from agent.core.backends.llama_log import LOG_SINK
+from agent.core.chat_templates import CHATML
 from agent.core.model import ModelError
 from agent.core.text import escape_surrogates
 
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-# Gemma's turns, for a Gemma base GGUF that carries no template (the system text opens the first user turn)
-GEMMA = (
-    "{% set ns = namespace(system='') %}{% for m in messages %}{% if m['role'] == 'system' %}"
-    "{% set ns.system = m['content'] ~ '\n\n' %}{% else %}"
-    "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
-    "{% if m['role'] == 'user' %}{{ ns.system }}{% set ns.system = '' %}{% endif %}"
-    "{{ m['content'] | trim }}<end_of_turn>\n{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
-)
-FALLBACK_TEMPLATES = {"gemma": GEMMA, "gemma2": GEMMA, "gemma3": GEMMA}  # by general.architecture; else ChatML
 MAX_GRAMMARS = 32  # compiled grammars kept; the oldest goes first
-
-
-def chat_template(template: str | None, architecture: str | None) -> str:
-    """The GGUF's own chat template, else the family's turns (:data:`FALLBACK_TEMPLATES`), else ChatML."""
-    return template or FALLBACK_TEMPLATES.get(architecture or "", CHATML)
 
 
 class Vocab:

@@ -15,16 +15,11 @@ import time
 from typing import Any
 
 from agent.core.backends.http_post import post
+from agent.core.chat_templates import CHATML
 from agent.core.model import Completion, ModelError, cut_at_stop
 from agent.core.text import dumps
 
 log = logging.getLogger(__name__)
-
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
 
 class OpenAIModel:
     """A model behind an OpenAI-compatible server.
