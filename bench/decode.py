@@ -7,7 +7,7 @@
    against 8 sequential ``n=1`` calls.
 
 Usage:
-    python bench/decode.py [--model FILE.gguf] [--repeats 5] [--threads N]
+    python bench/decode.py [--model FILE.gguf|gemma3-270m] [--adapter LORA.gguf] [--repeats 5] [--threads N]
 
 Prints a markdown table.
 """
@@ -52,7 +52,9 @@ def bench_batch(model, prompt: str, n: int, max_tokens: int, rounds: int) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="a .gguf file (default: the embedded model)")
+    parser.add_argument("--model", default=None,
+                        help="a .gguf file or a short name (gemma3-270m); default: the embedded model + shipped adapter")
+    parser.add_argument("--adapter", default=None, help="a GGUF LoRA on --model (both sides get it)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the batch comparison")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -63,8 +65,10 @@ def main() -> None:
 
     from agent.core.backends.llama_batch import follow_extra_bufts_in_high_level_api
     from agent.core.backends.llama_cpp import LlamaCppModel
+    from agent.core.embedded import NAMED_MODELS, named_model_path
 
-    model = LlamaCppModel(args.model, n_ctx=args.n_ctx, n_threads=args.threads)  # probes this machine
+    path = str(named_model_path(args.model)) if args.model in NAMED_MODELS else args.model
+    model = LlamaCppModel(path, adapter=args.adapter, n_ctx=args.n_ctx, n_threads=args.threads)  # probes this machine
     follow_extra_bufts_in_high_level_api()
     raw = llama_cpp.Llama(  # the same files: the base and, for the embedded model, the shipped adapter
         str(model.path),
