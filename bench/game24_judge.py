@@ -22,12 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
+from agent.app.evaluate.metrics import roc_auc
 from examples.recipes.build_data import DATA_DIR
 from examples.recipes.game24_data import key, puzzles_of, reachable_states, solvable
 from search.evaluators import LogprobScorer, read_label
 from search.meter import ask
 from search.tasks.game24 import Game24, parse_move
-from agent.app.evaluate.metrics import roc_auc
 
 
 def main() -> None:

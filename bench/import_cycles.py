@@ -95,8 +95,8 @@ def main() -> None:
     graph = import_graph()
     groups = circles(graph)
     elementary = list(nx.simple_cycles(graph.subgraph([m for g in groups for m in g])))
-    print(f"| files | import edges | files in circles | strongly connected groups | elementary circles |")
-    print(f"|---|---|---|---|---|")
+    print("| files | import edges | files in circles | strongly connected groups | elementary circles |")
+    print("|---|---|---|---|---|")
     print(f"| {graph.number_of_nodes()} | {graph.number_of_edges()} | {sum(map(len, groups))} | {len(groups)} "
           f"| {len(elementary)} |")
     for group in groups:

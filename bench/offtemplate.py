@@ -27,8 +27,8 @@ from typing import TextIO
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
-from agent.core.embedded import embedded_model_path
 from agent.core.answers import last_number, match_answer, normalize_words
+from agent.core.embedded import embedded_model_path
 from agent.core.react import ReActAgent, ReActConfig
 from bench.react_tools import malformed
 from tools import load_tools

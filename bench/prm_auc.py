@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.app.evaluate.metrics import roc_auc  # noqa: E402
-from agent.core.jsonl import read_jsonl  # noqa: E402
-from agent.core.steps import Step  # noqa: E402
-from agent.strategies.prm import CachedScorer, load_prm  # noqa: E402
+from agent.app.evaluate.metrics import roc_auc
+from agent.core.jsonl import read_jsonl
+from agent.core.steps import Step
+from agent.strategies.prm import CachedScorer, load_prm
 
 
 def steps_of(paths: list[Path]) -> list[tuple[str, list[Step], dict]]:

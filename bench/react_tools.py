@@ -14,8 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent import load_model
-from agent.strategies.consistency import normalize_answer
 from agent.core.react import ReActAgent, ReActConfig
+from agent.strategies.consistency import normalize_answer
 from tools import load_tools
 
 DATA = Path(__file__).parent / "data" / "tool_questions_40.jsonl"

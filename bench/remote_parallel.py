@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.app.evaluate.runner import run_eval  # noqa: E402
-from agent.app.evaluate.tasks import get_task  # noqa: E402
-from agent.core.backends.llama_server import LlamaServer  # noqa: E402
-from agent.core.backends.openai_http import OpenAIModel  # noqa: E402
-from agent.core.embedded import default_adapter_path, embedded_model_path  # noqa: E402
-from agent.strategies.config import StrategyConfig  # noqa: E402
+from agent.app.evaluate.runner import run_eval
+from agent.app.evaluate.tasks import get_task
+from agent.core.backends.llama_server import LlamaServer
+from agent.core.backends.openai_http import OpenAIModel
+from agent.core.embedded import default_adapter_path, embedded_model_path
+from agent.strategies.config import StrategyConfig
 
 
 def main() -> None:

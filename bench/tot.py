@@ -27,9 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.core.model import Completion
-
 from agent.core.load import load_model
+from agent.core.model import Completion
 from search import solve
 from search.tree import save as save_tree
 

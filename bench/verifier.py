@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.strategies.consistency import majority_vote, normalize_answer
-from agent.app.evaluate.report import read_results
-from agent.core.record import sample_trajectories
-from agent.core.jsonl import read_jsonl
-from agent.strategies.verify import LABELS, ModelVerifier, label_odds, load_verifier, weighted_vote
 from agent.app.evaluate.metrics import roc_auc
+from agent.app.evaluate.report import read_results
+from agent.core.jsonl import read_jsonl
+from agent.core.record import sample_trajectories
+from agent.strategies.consistency import majority_vote, normalize_answer
+from agent.strategies.verify import LABELS, ModelVerifier, label_odds, load_verifier, weighted_vote
 
 
 def rerank(records: list[dict], spec: str) -> dict:

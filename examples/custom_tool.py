@@ -7,8 +7,8 @@ agent solve "How many days from 2024-02-10 to 2024-03-01?" --tools examples.cust
 from datetime import date
 
 from agent import load_model
-from agent.core.react import ReActAgent, ReActConfig
 from agent.app.solve import show_step
+from agent.core.react import ReActAgent, ReActConfig
 from tools import tool
 
 

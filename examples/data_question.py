@@ -4,8 +4,8 @@ python examples/data_question.py
 """
 
 from agent import load_model
-from agent.core.react import ReActAgent, ReActConfig
 from agent.app.solve import show_step
+from agent.core.react import ReActAgent, ReActConfig
 from tools import load_tools
 
 SALES = "month,units\nJan,120\nFeb,95\nMar,143\nApr,160\nMay,151\nJun,98"

@@ -6,8 +6,8 @@ python examples/math_agent.py "A warehouse has 4,817 crates of 296 bottles. How 
 import sys
 
 from agent import load_model
-from agent.core.react import ReActAgent, ReActConfig
 from agent.app.solve import show_step
+from agent.core.react import ReActAgent, ReActConfig
 from tools import load_tools
 
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from agent import load_model
-from agent.core.react import ReActAgent, ReActConfig
 from agent.app.solve import show_step
+from agent.core.react import ReActAgent, ReActConfig
 from tools.retrieve import make_retrieve_tool
 
 NOTES = Path(__file__).parent / "notes"

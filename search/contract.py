@@ -193,8 +193,6 @@ def provenance(task: object, evaluator: object) -> dict[str, Any]:
 __all__ = [
     "JUDGES",
     "PROPOSERS",
-    "check_role",
-    "provenance",
     "Evaluation",
     "Evaluator",
     "EvaluatorSpec",
@@ -204,4 +202,6 @@ __all__ = [
     "State",
     "Task",
     "Validator",
+    "check_role",
+    "provenance",
 ]

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from agent.core.backends.batching import BatchingModel
-from agent.core.backends.fake import ScriptedModel
 from agent.app.evaluate import get_task
 from agent.app.evaluate.report import read_results
+from agent.core.backends.batching import BatchingModel
+from agent.core.backends.fake import ScriptedModel
 from agent.core.model import ModelError
 from examples.recipes.batch_sample import sample_shards
 

@@ -7,16 +7,16 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
-from agent.core.backends.fake import ScriptedModel
 from agent.app.evaluate import get_task, run_eval
-from agent.strategies.config import StrategyConfig
 from agent.app.evaluate.cli import eval_cmd
 from agent.app.evaluate.faithfulness import check_chain
 from agent.app.evaluate.report import group_results
-from agent.strategies.programs import cot_answer
 from agent.app.evaluate.tasks import match_answer, validate_game24
+from agent.core.backends.fake import ScriptedModel
 from agent.core.jsonl import read_jsonl
 from agent.core.model import Completion
+from agent.strategies.config import StrategyConfig
+from agent.strategies.programs import cot_answer
 from tools.base import tool
 
 

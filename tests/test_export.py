@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_families import llama_logits, torch_logits
 
 from finetune.export import ExportError, export_model
 from finetune.modelfile import render_modelfile
-from tiny_families import llama_logits, torch_logits
 
 pytestmark = pytest.mark.usefixtures("llama_converter")
 

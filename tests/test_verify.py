@@ -5,13 +5,13 @@ import math
 
 import pytest
 
-from agent.core.backends.fake import ScriptedModel
 from agent.app.evaluate import get_task, run_eval
-from agent.strategies.config import StrategyConfig
-from agent.strategies.features import trajectory_features
+from agent.core.backends.fake import ScriptedModel
 from agent.core.jsonl import read_jsonl
 from agent.core.model import Completion, ModelError
 from agent.core.steps import Action, Step, StepError, Trajectory
+from agent.strategies.config import StrategyConfig
+from agent.strategies.features import trajectory_features
 from agent.strategies.verify import (
     LABELS,
     FeatureVerifier,

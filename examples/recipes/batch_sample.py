@@ -102,9 +102,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
-    from agent.core.backends.batching import BatchingModel
     from agent.app.evaluate import get_task
     from agent.app.evaluate.report import read_results
+    from agent.core.backends.batching import BatchingModel
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     task = get_task(args.task)

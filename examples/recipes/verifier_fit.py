@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 def labelled(results: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (samples x FEATURES), labels and question ids of every sample of the sc records."""
-    from agent.strategies.consistency import normalize_answer
     from agent.core.record import sample_trajectories
+    from agent.strategies.consistency import normalize_answer
     from agent.strategies.features import FEATURES, trajectory_features
 
     rows, labels, groups = [], [], []
@@ -69,8 +69,8 @@ def predict(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 def cross_validate(results: list[dict[str, Any]], folds: int, seed: int) -> dict[str, float]:
     """Majority, weighted and best-of-N right answers and the AUC, each question scored by a fit without it."""
-    from agent.strategies.consistency import majority_vote, normalize_answer
     from agent.core.record import sample_trajectories
+    from agent.strategies.consistency import majority_vote, normalize_answer
     from agent.strategies.verify import weighted_vote
 
     x, y, groups = labelled(results)

@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 from agent.core.model import ModelError
 
@@ -44,7 +45,7 @@ class LlamaServer:
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def __enter__(self) -> LlamaServer:
+    def __enter__(self) -> Self:
         import importlib.util
 
         if importlib.util.find_spec("uvicorn") is None:
