@@ -1,5 +1,6 @@
 """Round configs: each parses and names real modules; a round's data rebuilds byte for byte; a wrong sha256 stops it."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -122,3 +123,21 @@ def test_a_bad_config_is_refused_with_what_is_wrong(tmp_path):
     )
     with pytest.raises(RoundError, match="not 64 hex digits"):
         load_round(path)
+
+
+def test_a_step_runs_with_its_env(tmp_path):
+    """``"env"`` reaches the step's process (the verifier round samples with AGENT_THREADS=1)."""
+    import sys
+
+    write = "import os, sys; open(sys.argv[1], 'w').write(os.environ['AGENT_THREADS'])"
+    cfg = {"name": "env", "note": "a test round", "train": [], "export": [],
+           "steps": [{"command": [sys.executable, "-c", write], "args": ["{work}/x.txt"], "env": {"AGENT_THREADS": "1"}}],
+           "data": [{"path": "{work}/x.txt", "sha256": hashlib.sha256(b"1").hexdigest()}]}
+    (tmp_path / "env.json").write_text(json.dumps(cfg))
+    assert main([str(tmp_path / "env.json"), "--data-only", "--work", str(tmp_path / "w")]) == 0
+    assert (tmp_path / "w" / "x.txt").read_text() == "1"
+    cfg["steps"][0]["env"] = ["AGENT_THREADS=1"]
+    (tmp_path / "env.json").write_text(json.dumps(cfg))
+    with pytest.raises(RoundError, match="env must be an object"):
+        load_round(tmp_path / "env.json")
+

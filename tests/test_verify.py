@@ -194,3 +194,24 @@ def test_fit_learns_what_separates_right_from_wrong_samples_on_held_out_question
     assert (cv["majority"], cv["weighted"], cv["ceiling"], cv["auc"]) == (0, 20, 20, 1.0)
     with pytest.raises(ValueError, match="both right and wrong"):
         fit(x[y == 0], y[y == 0])
+
+
+def test_the_fit_table_holds_each_sample_once_without_timings(tmp_path):
+    """The verifier round's data: the same samples give the same bytes whatever their timings."""
+    from examples.recipes.round import sha256_of
+    from examples.recipes.verifier_fit import labelled, write_table
+
+    q = "Tom has 4 apples and buys 30 more. How many now?"
+    good, bad = traj(q, [("4+30", "34")], "34"), traj(q, [("4/7", "0.5")], "0.5")
+
+    def results(seconds):
+        steps = [[{**s.to_dict(), "seconds": seconds} for s in t.steps] for t in (good, bad)]
+        return [{"index": 0, "question": q, "gold": "34",
+                 "trace": {"samples": [{"answer": t.answer, "steps": st} for t, st in zip((good, bad), steps)]}}]
+
+    for name, seconds in (("a.jsonl", 0.5), ("b.jsonl", 9.25)):
+        x, y, _ = labelled(results(seconds))
+        write_table(tmp_path / name, results(seconds), x, y)
+    rows = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [(r["answer"], r["right"]) for r in rows] == [("34", True), ("0.5", False)]
+    assert sha256_of(tmp_path / "a.jsonl") == sha256_of(tmp_path / "b.jsonl")

@@ -6,7 +6,8 @@
 A round config (JSON) holds:
 
 * ``steps``: the data steps in order, each ``{"module": "examples.recipes.mix", "args": [...]}`` (run as
-  ``python -m MODULE ARGS``) or ``{"command": ["agent", "eval", ...]}``; seeds are in the args;
+  ``python -m MODULE ARGS``) or ``{"command": ["agent", "eval", ...]}``; seeds are in the args, and
+  ``"env"`` sets variables for the step (``{"AGENT_THREADS": "1"}``: seeded model rollouts redraw exactly);
 * ``data``: the files the steps write that training reads, each ``{"path": ..., "sha256": ...}``; a ``null``
   sha256 marks a file that cannot be rebuilt byte for byte (model rollouts, code since changed: see ``note``);
 * ``train``: each training stage in order: a list of ``agent finetune`` arguments, or a step as above;
@@ -24,6 +25,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -47,6 +49,7 @@ class Step:
     module: str | None = None
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # set for this step (AGENT_THREADS=1: model rollouts redraw exactly)
 
     def argv(self, subst: dict[str, str]) -> list[str]:
         head = [sys.executable, "-m", self.module] if self.module else list(self.command)
@@ -114,7 +117,11 @@ def _step(path: Path, where: str, raw: dict[str, Any]) -> Step:
         raise RoundError(f"{path}: {where} needs a module or a command (one of them)")
     if raw.get("module") and importlib.util.find_spec(raw["module"]) is None:
         raise RoundError(f"{path}: {where}: no module {raw['module']!r}")
-    return Step(raw.get("module"), tuple(raw.get("command", ())), tuple(map(str, raw.get("args", ()))))
+    env = raw.get("env", {})
+    if not isinstance(env, dict):
+        raise RoundError(f"{path}: {where}: env must be an object of variable names to values")
+    return Step(raw.get("module"), tuple(raw.get("command", ())), tuple(map(str, raw.get("args", ()))),
+                tuple((str(k), str(v)) for k, v in sorted(env.items())))
 
 
 def sha256_of(path: Path) -> str:
@@ -125,11 +132,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _run(argv: list[str]) -> None:
-    log.info("$ %s", " ".join(argv))
+def _run(argv: list[str], env: tuple[tuple[str, str], ...] = ()) -> None:
+    log.info("$ %s%s", "".join(f"{k}={v} " for k, v in env), " ".join(argv))
     if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
         raise RoundError(f"{argv[0]}: not found (install the project: pip install -e '.[train]')")
-    done = subprocess.run(argv, check=False)
+    done = subprocess.run(argv, check=False, env={**os.environ, **dict(env)} if env else None)
     if done.returncode:
         raise RoundError(f"step failed (exit {done.returncode}): {' '.join(argv)}")
 
@@ -143,7 +150,7 @@ def build_data(rnd: Round, work: Path) -> dict[str, str]:
     subst = {"work": str(work), "runs": str(work.parent)}
     work.mkdir(parents=True, exist_ok=True)
     for step in rnd.steps:
-        _run(step.argv(subst))
+        _run(step.argv(subst), step.env)
     got: dict[str, str] = {}
     for raw, want in rnd.data:
         path = Path(_fill(raw, subst))
@@ -177,7 +184,10 @@ def train_and_export(rnd: Round, work: Path, unchecked: bool = False) -> None:
         )
     subst = {"work": str(work), "runs": str(work.parent)}
     for stage in rnd.train:
-        _run(stage.argv(subst) if isinstance(stage, Step) else ["agent", "finetune", *(_fill(a, subst) for a in stage)])
+        if isinstance(stage, Step):
+            _run(stage.argv(subst), stage.env)
+        else:
+            _run(["agent", "finetune", *(_fill(a, subst) for a in stage)])
     if rnd.export:
         _run(["agent", "export", *(_fill(a, subst) for a in rnd.export)])
 

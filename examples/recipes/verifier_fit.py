@@ -97,12 +97,30 @@ def cross_validate(results: list[dict[str, Any]], folds: int, seed: int) -> dict
     return out
 
 
+def write_table(path: Path, results: list[dict[str, Any]], x: np.ndarray, y: np.ndarray) -> None:
+    """One JSON line per sample, in fit order: its question, answer, label and features (rounded to 9 places,
+    so the bytes depend on the samples' text only)."""
+    from agent.core.record import sample_trajectories
+    from agent.strategies.features import FEATURES
+
+    rows = [(t.question, t.answer) for rec in results for t in sample_trajectories(rec)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for (question, answer), feats, label in zip(rows, x.tolist(), y.tolist()):
+            row = {"question": question, "answer": answer, "right": bool(label),
+                   "features": {k: round(v, 9) for k, v in zip(FEATURES, feats)}}
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", nargs="+", type=Path, help="sc results files (agent eval ... --strategy sc)")
     ap.add_argument("--out", type=Path, required=True, help="the verifier JSON (agent/data/verifier.json ships)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--table", type=Path, default=None,
+                    help="also write the labelled feature rows the fit reads (JSONL): the verifier round's data, "
+                         "whose sha256 its config records (the samples files hold timings; this does not)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from agent.app.evaluate.report import read_results
@@ -125,6 +143,8 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(verifier, indent=1) + "\n", encoding="utf-8")
+    if args.table:
+        write_table(args.table, results, x, y)
     log.info("cross-validation by question: %s", json.dumps(cv))
     log.info("wrote %s (%d samples, %d right)", args.out, len(y), int(y.sum()))
 
