@@ -10,9 +10,9 @@ from examples.recipes.round import RoundError, Step, load_round, main, sha256_of
 
 ROUNDS = sorted((Path(__file__).parents[1] / "examples" / "recipes" / "rounds").glob("*.json"))
 ROUND_NAMES = {"round1-h200", "round2-cpu1", "round3-si1", "round4-g24v", "round5-g5", "verifier", "varied-v1", "varied-v2",
-               "gemma-tools"}
-# (varied-v1 and -v2 are tries at issue 22, gemma-tools issue 24's second family, not shipped: a round config is
-# written for every run we train)
+               "gemma-tools", "base-code-v1"}
+# (varied-v1 and -v2 are tries at issue 22, gemma-tools issue 24's second family, base-code-v1 the from-base candidate
+# of issues 21 and 22; none shipped: a round config is written for every run we train)
 
 
 def test_every_round_config_parses_and_names_existing_modules():
@@ -28,7 +28,7 @@ def test_every_round_config_parses_and_names_existing_modules():
                 assert "--data" in stage and "--out" in stage
         assert not rnd.export or "--outtype" in rnd.export
     checked = {r.name for r in rounds if r.data and all(sha for _, sha in r.data)}
-    code_made = {"varied-v1", "varied-v2", "round2-cpu1", "gemma-tools"}
+    code_made = {"varied-v1", "varied-v2", "round2-cpu1", "gemma-tools", "base-code-v1"}
     assert checked == code_made  # whose whole data is code-made today
     partly = {r.name for r in rounds if any(sha for _, sha in r.data)}
     assert partly == code_made | {"round4-g24v", "round5-g5"}
