@@ -141,3 +141,31 @@ def test_a_step_runs_with_its_env(tmp_path):
     with pytest.raises(RoundError, match="env must be an object"):
         load_round(tmp_path / "env.json")
 
+
+
+def test_resume_keeps_built_data_resumes_checkpointed_runs_and_skips_finished_ones(tmp_path, monkeypatch):
+    """``--resume`` after a stop: the data is not rebuilt when it matches, training goes on from its checkpoint."""
+    import examples.recipes.round as round_module
+
+    config = _config(tmp_path, None)
+    assert main([str(config), "--data-only", "--work", str(tmp_path / "w")]) == 0
+    config = _config(tmp_path, sha256_of(tmp_path / "w" / "mix.jsonl"))
+    ran: list[list[str]] = []
+    monkeypatch.setattr(round_module, "_run", lambda argv, env=(): ran.append(argv))
+    rnd = load_round(config)
+    round_module.build_data(rnd, tmp_path / "w", resume=True)
+    assert ran == []  # built and matching: no step runs again
+    round_module.build_data(rnd, tmp_path / "w")
+    assert len(ran) == 2  # without --resume the steps run (and must give the same bytes)
+
+    ran.clear()
+    (tmp_path / "w" / "run" / "checkpoints" / "step-25").mkdir(parents=True)
+    train_and_export(rnd, tmp_path / "w", resume=True)
+    assert ran[0][:2] == ["agent", "finetune"] and ran[0][-1] == "--resume" and ran[1][:2] == ["agent", "export"]
+    ran.clear()
+    (tmp_path / "w" / "run" / "adapter").mkdir()
+    train_and_export(rnd, tmp_path / "w", resume=True)
+    assert [a[:2] for a in ran] == [["agent", "export"]]  # trained already: only the export
+    ran.clear()
+    train_and_export(rnd, tmp_path / "w")
+    assert "--resume" not in ran[0]

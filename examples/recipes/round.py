@@ -2,6 +2,7 @@
 
     python -m examples.recipes.round examples/recipes/rounds/varied-v1.json --data-only   # data, sha256 checked
     python -m examples.recipes.round examples/recipes/rounds/varied-v1.json               # + agent finetune, export
+    python -m examples.recipes.round examples/recipes/rounds/varied-v1.json --resume      # go on after a stop
 
 A round config (JSON) holds:
 
@@ -141,15 +142,22 @@ def _run(argv: list[str], env: tuple[tuple[str, str], ...] = ()) -> None:
         raise RoundError(f"step failed (exit {done.returncode}): {' '.join(argv)}")
 
 
-def build_data(rnd: Round, work: Path) -> dict[str, str]:
-    """Run the data steps and check each data file's sha256; returns path -> sha256.
+def build_data(rnd: Round, work: Path, resume: bool = False) -> dict[str, str]:
+    """Run the data steps and check each data file's sha256; returns path -> sha256. With ``resume``, data
+    already built with every recorded sha256 is kept as it is.
 
     Raises:
         RoundError: a failed step, a missing file, or a sha256 other than the recorded one.
     """
     subst = {"work": str(work), "runs": str(work.parent)}
     work.mkdir(parents=True, exist_ok=True)
-    for step in rnd.steps:
+    built = bool(rnd.data) and all(
+        sha is not None and Path(_fill(raw, subst)).is_file() and sha256_of(Path(_fill(raw, subst))) == sha
+        for raw, sha in rnd.data
+    )
+    if resume and built:
+        log.info("the data is built and matches every recorded sha256: its steps are not run again")
+    for step in rnd.steps if not (resume and built) else ():
         _run(step.argv(subst), step.env)
     got: dict[str, str] = {}
     for raw, want in rnd.data:
@@ -171,8 +179,23 @@ def build_data(rnd: Round, work: Path) -> dict[str, str]:
     return got
 
 
-def train_and_export(rnd: Round, work: Path, unchecked: bool = False) -> None:
-    """``agent finetune`` for each stage (or its step), then ``agent export``.
+def finetune_argv(stage: tuple[str, ...], subst: dict[str, str], resume: bool) -> list[str] | None:
+    """``agent finetune`` for one stage; with ``resume``, ``--resume`` when its run has checkpoints, and ``None``
+    (nothing to run) when its run already holds its final adapter."""
+    args = [_fill(a, subst) for a in stage]
+    out = Path(args[args.index("--out") + 1]) if "--out" in args else None
+    if resume and out is not None:
+        if (out / "adapter").is_dir() or (out / "model").is_dir():
+            log.info("%s: trained already", out)
+            return None
+        if any((out / "checkpoints").glob("step-*")):
+            args.append("--resume")
+    return ["agent", "finetune", *args]
+
+
+def train_and_export(rnd: Round, work: Path, unchecked: bool = False, resume: bool = False) -> None:
+    """``agent finetune`` for each stage (or its step), then ``agent export``; ``resume`` goes on from where an
+    interrupted run stopped (see :func:`finetune_argv`).
 
     Raises:
         RoundError: data without a recorded sha256 (unless ``unchecked``), or a failed stage.
@@ -186,8 +209,8 @@ def train_and_export(rnd: Round, work: Path, unchecked: bool = False) -> None:
     for stage in rnd.train:
         if isinstance(stage, Step):
             _run(stage.argv(subst), stage.env)
-        else:
-            _run(["agent", "finetune", *(_fill(a, subst) for a in stage)])
+        elif (argv := finetune_argv(stage, subst, resume)) is not None:
+            _run(argv)
     if rnd.export:
         _run(["agent", "export", *(_fill(a, subst) for a in rnd.export)])
 
@@ -198,15 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-only", action="store_true", help="rebuild and check the data; no training")
     ap.add_argument("--unchecked", action="store_true", help="train even where no sha256 is recorded")
     ap.add_argument("--work", type=Path, default=None, help="the round's folder (default runs/rounds/NAME)")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on after an interruption: keep data that matches its sha256, resume training from "
+                         "the newest checkpoint, skip stages already trained")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         rnd = load_round(args.config)
         work = args.work or Path("runs/rounds") / rnd.name
-        shas = build_data(rnd, work)
+        shas = build_data(rnd, work, args.resume)
         print(json.dumps({"round": rnd.name, "sha256": shas}))
         if not args.data_only:
-            train_and_export(rnd, work, args.unchecked)
+            train_and_export(rnd, work, args.unchecked, args.resume)
     except RoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
