@@ -32,13 +32,13 @@ def resolve_base(base: str | None) -> tuple[Path, str | None]:
         except ModelError as err:
             raise ValueError(str(err)) from err
         return gguf.parent, gguf.name
-    from agent.core.embedded import NAMED_MODELS
+    from agent.core.embedded import NAMED_MODELS, named_model_path
 
     if base in NAMED_MODELS:  # a short name: smollm2-135m, gemma3-270m (the [gemma] extra)
         from agent.core.model import ModelError
 
         try:
-            gguf = NAMED_MODELS[base]()
+            gguf = named_model_path(base)
         except ModelError as err:
             raise ValueError(str(err)) from err
         return gguf.parent, gguf.name

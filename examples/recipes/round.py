@@ -151,13 +151,13 @@ def build_data(rnd: Round, work: Path, resume: bool = False) -> dict[str, str]:
     """
     subst = {"work": str(work), "runs": str(work.parent)}
     work.mkdir(parents=True, exist_ok=True)
-    built = bool(rnd.data) and all(
+    built = resume and bool(rnd.data) and all(
         sha is not None and Path(_fill(raw, subst)).is_file() and sha256_of(Path(_fill(raw, subst))) == sha
         for raw, sha in rnd.data
     )
-    if resume and built:
+    if built:
         log.info("the data is built and matches every recorded sha256: its steps are not run again")
-    for step in rnd.steps if not (resume and built) else ():
+    for step in () if built else rnd.steps:
         _run(step.argv(subst), step.env)
     got: dict[str, str] = {}
     for raw, want in rnd.data:
@@ -179,17 +179,14 @@ def build_data(rnd: Round, work: Path, resume: bool = False) -> dict[str, str]:
     return got
 
 
-def finetune_argv(stage: tuple[str, ...], subst: dict[str, str], resume: bool) -> list[str] | None:
-    """``agent finetune`` for one stage; with ``resume``, ``--resume`` when its run has checkpoints, and ``None``
-    (nothing to run) when its run already holds its final adapter."""
+def finetune_argv(stage: tuple[str, ...], subst: dict[str, str], resume: bool) -> list[str]:
+    """``agent finetune`` for one stage; with ``resume``, ``--resume`` when its run has checkpoints (a run that
+    wrote its adapter may still have steps left: ``--max-seconds`` saves one too; a finished one resumes at its
+    last step and only saves again)."""
     args = [_fill(a, subst) for a in stage]
     out = Path(args[args.index("--out") + 1]) if "--out" in args else None
-    if resume and out is not None:
-        if (out / "adapter").is_dir() or (out / "model").is_dir():
-            log.info("%s: trained already", out)
-            return None
-        if any((out / "checkpoints").glob("step-*")):
-            args.append("--resume")
+    if resume and out is not None and any((out / "checkpoints").glob("step-*")):
+        args.append("--resume")
     return ["agent", "finetune", *args]
 
 
@@ -209,8 +206,8 @@ def train_and_export(rnd: Round, work: Path, unchecked: bool = False, resume: bo
     for stage in rnd.train:
         if isinstance(stage, Step):
             _run(stage.argv(subst), stage.env)
-        elif (argv := finetune_argv(stage, subst, resume)) is not None:
-            _run(argv)
+        else:
+            _run(finetune_argv(stage, subst, resume))
     if rnd.export:
         _run(["agent", "export", *(_fill(a, subst) for a in rnd.export)])
 
@@ -223,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="the round's folder (default runs/rounds/NAME)")
     ap.add_argument("--resume", action="store_true",
                     help="go on after an interruption: keep data that matches its sha256, resume training from "
-                         "the newest checkpoint, skip stages already trained")
+                         "the newest checkpoint of each stage")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
